@@ -1,0 +1,71 @@
+# Two commands matter: `make run` (the whole product on embedded defaults) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+ANVIL  := node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
+PORT   ?= 8000
+RPC    ?= http://127.0.0.1:8545
+
+.PHONY: help install run test lint contracts bench clean
+
+help:
+	@echo "make run        install what is missing, start anvil + web + Celery worker + beat (demo)"
+	@echo "make test       install what is missing, run the test suite (PostgreSQL, Redis, anvil, chromium)"
+	@echo "make lint       ruff + mypy"
+	@echo "make contracts  recompile the token and refresh the contract artifacts"
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Debian's chromium for the browser tests; Playwright never downloads a browser here.
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+contracts: node_modules/.installed
+	node backoffice/chain/contracts/compile.js
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+
+test: install /usr/bin/chromium
+	$(PY) -m pytest
+
+# anvil keeps its state in var/ across restarts; the EXIT trap stops only what this recipe started.
+run: install
+	@mkdir -p var
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py seed_demo
+	@set -euo pipefail; \
+	anvil_pid=""; \
+	trap '[ -n "$$anvil_pid" ] && kill $$anvil_pid 2>/dev/null; wait 2>/dev/null; echo "stopped"' EXIT; \
+	trap 'exit 130' INT TERM; \
+	answers() { curl -sf -m 1 -H 'Content-Type: application/json' \
+	  -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' $(RPC) >/dev/null; }; \
+	if ! answers; then \
+	  $(ANVIL) --host 127.0.0.1 --port 8545 --accounts 20 --state var/anvil-state.json >var/anvil.log 2>&1 & \
+	  anvil_pid=$$!; \
+	  for _ in $$(seq 100); do answers && break; sleep 0.1; done; \
+	  answers || { echo "anvil did not start: see var/anvil.log"; exit 1; }; \
+	fi; \
+	$(PY) manage.py deploy_chain --replace; \
+	echo; echo "USDKG back-office: http://127.0.0.1:$(PORT)/admin/"; \
+	echo "Demo logins (user password role address) from var/demo-logins.txt:"; cat var/demo-logins.txt; \
+	echo "Ctrl-C stops everything."; echo; \
+	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+
+bench: install
+	@echo "no benchmarks yet"
+
+clean:
+	rm -rf var

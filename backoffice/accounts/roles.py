@@ -1,0 +1,63 @@
+"""The six roles as Django groups, each with exactly the model permissions it needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+
+class Role:
+    OWNER = "owner"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    OPERATOR = "operator"
+    CUSTODIAN = "custodian"
+    AUDITOR = "auditor"
+    MANAGER = "manager"
+    ALL = (OWNER, COMPLIANCE_OFFICER, OPERATOR, CUSTODIAN, AUDITOR, MANAGER)
+
+
+# Apps whose every model the manager may read (and nothing else may be done by a manager).
+MANAGER_READS_APPS = ("journal", "chain", "multisig", "issuance", "compliance", "auth", "authtoken")
+_MULTISIG_READ = ["multisig.view_multisigtransaction", "multisig.view_confirmation", "multisig.view_signer",
+                  "chain.view_deployment"]
+
+# "app_label.codename"; a permission of a model not built yet is skipped until it exists.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.OWNER: [*_MULTISIG_READ],
+    Role.COMPLIANCE_OFFICER: [*_MULTISIG_READ],
+    Role.OPERATOR: [*_MULTISIG_READ],
+    Role.CUSTODIAN: ["chain.view_deployment"],
+    Role.AUDITOR: ["chain.view_deployment"],
+    Role.MANAGER: [],  # filled from MANAGER_READS_APPS
+}
+
+
+def _permissions(role: str) -> list[Permission]:
+    wanted = list(ROLE_PERMISSIONS[role])
+    if role == Role.MANAGER:
+        for model in django_apps.get_models():
+            if model._meta.app_label in MANAGER_READS_APPS:
+                wanted.append(f"{model._meta.app_label}.view_{model._meta.model_name}")
+    found = []
+    for label in wanted:
+        app_label, codename = label.split(".", 1)
+        permission = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+        if permission is not None:
+            found.append(permission)
+    return found
+
+
+def roles_sync() -> None:
+    """Create the groups and set their permissions to exactly what ROLE_PERMISSIONS says."""
+    with transaction.atomic():
+        for role in Role.ALL:
+            group, _ = Group.objects.get_or_create(name=role)
+            group.permissions.set(_permissions(role))
+
+
+def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
+    if kwargs.get("using", "default") == "default":
+        roles_sync()

@@ -1,0 +1,53 @@
+"""Authentication events go to the journal. Django reports them only as signals, so we listen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
+
+from .context import Origin
+from .services import journal_record
+
+User = get_user_model()
+
+
+@receiver(user_logged_in)
+def _on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    journal_record(action="auth.login", actor=user, obj=user, origin=Origin.from_request(request))
+
+
+@receiver(user_logged_out)
+def _on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        journal_record(action="auth.logout", actor=user, obj=user, origin=Origin.from_request(request))
+
+
+@receiver(user_login_failed)
+def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    # Only the username is kept: credentials also hold the password Django already masked.
+    username = str(credentials.get("username", ""))[:150]
+    journal_record(
+        action="auth.login_failed",
+        actor_username=username,
+        data={"username": username},
+        origin=Origin.from_request(request) if request is not None else None,
+    )
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def _on_roles_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any) -> None:
+    """Role grants and revocations, wherever they are made (admin, shell, seed)."""
+    if action not in {"post_add", "post_remove", "pre_clear"} or not isinstance(instance, User):
+        return
+    if action == "pre_clear":
+        names = sorted(instance.groups.values_list("name", flat=True))
+    else:
+        names = sorted(Group.objects.filter(pk__in=pk_set or set()).values_list("name", flat=True))
+    if names:
+        verb = "granted" if action == "post_add" else "revoked"
+        journal_record(action=f"role.{verb}", obj=instance, data={"roles": names, "user": instance.get_username()})

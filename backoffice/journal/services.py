@@ -1,0 +1,154 @@
+"""Writes to the journal, and the one helper every state-machine transition goes through."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any, TypeVar
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db import models, transaction
+from django.utils import timezone
+from django_fsm import FSMFieldMixin, can_proceed, has_transition_perm
+
+from .context import Origin, current_origin
+from .models import JournalEntry, JournalHead
+
+logger = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+M = TypeVar("M", bound=models.Model)
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+class TransitionRefused(Exception):
+    """A transition that the state, the role or a condition does not allow; nothing was changed."""
+
+
+def journal_entry_content(entry: JournalEntry) -> dict[str, Any]:
+    """The exact fields the hash covers, in canonical form."""
+    return {
+        "seq": entry.seq,
+        "created_at": entry.created_at.isoformat(),
+        "actor_id": entry.actor_id,
+        "actor_username": entry.actor_username,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "state_before": entry.state_before,
+        "state_after": entry.state_after,
+        "reason": entry.reason,
+        "origin_ip": entry.origin_ip,
+        "origin_agent": entry.origin_agent,
+        "data": entry.data,
+        "prev_hash": entry.prev_hash,
+    }
+
+
+def journal_entry_hash(entry: JournalEntry) -> str:
+    canonical = json.dumps(journal_entry_content(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def journal_record(
+    *,
+    action: str,
+    actor: Actor = None,
+    obj: models.Model | None = None,
+    state_before: str = "",
+    state_after: str = "",
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    origin: Origin | None = None,
+    actor_username: str = "",
+) -> JournalEntry:
+    """Append one entry, in the caller's database transaction (or its own when there is none).
+
+    Guarantees: entries are numbered without gaps and each one's hash covers the previous one's.
+    The head row is locked until the caller commits, so concurrent writers queue instead of forking.
+    """
+    origin = origin or current_origin.get() or Origin()
+    user = actor if actor is not None and actor.is_authenticated else None
+    with transaction.atomic():
+        head, _ = JournalHead.objects.select_for_update().get_or_create(
+            id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
+        )
+        entry = JournalEntry(
+            seq=head.last_seq + 1,
+            created_at=timezone.now(),
+            actor=user,
+            actor_username=actor_username or (user.get_username() if user else ""),
+            action=action,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            state_before=state_before,
+            state_after=state_after,
+            reason=reason,
+            origin_ip=origin.ip,
+            origin_agent=origin.agent,
+            data=data or {},
+            prev_hash=head.last_hash,
+        )
+        # Normalise `data` through JSON now, so the hash covers exactly what the database returns.
+        entry.data = json.loads(json.dumps(entry.data))
+        entry.entry_hash = journal_entry_hash(entry)
+        entry.save(force_insert=True)
+        head.last_seq, head.last_hash = entry.seq, entry.entry_hash
+        head.save(update_fields=["last_seq", "last_hash"])
+    logger.debug("journal seq=%s action=%s object=%s:%s", entry.seq, action, entry.object_type, entry.object_id)
+    return entry
+
+
+def _state_field_name(model: type[models.Model]) -> str:
+    for field in model._meta.concrete_fields:
+        if isinstance(field, FSMFieldMixin):
+            return field.name
+    raise TypeError(f"{model.__name__} has no FSM field")
+
+
+def _snapshot(instance: models.Model) -> dict[str, Any]:
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def transition_apply(
+    *,
+    model: type[M],
+    pk: Any,
+    transition: str,
+    actor: Actor,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    check_permission: bool = True,
+    **kwargs: Any,
+) -> M:
+    """Lock the row, run the FSM transition, journal it and save, all in one database transaction.
+
+    Refuses (TransitionRefused, nothing changed) when the current state, a condition or the actor's
+    permission does not allow the transition. `check_permission=False` is for system actors
+    (Celery workers), which act on behalf of an already-authorised decision.
+    """
+    with transaction.atomic():
+        instance = model._default_manager.select_for_update().get(pk=pk)
+        method = getattr(instance, transition)
+        state_field = _state_field_name(model)
+        before = getattr(instance, state_field)
+        if not can_proceed(method):
+            raise TransitionRefused(f"{transition} is not allowed from state '{before}'")
+        if check_permission and (actor is None or not has_transition_perm(method, actor)):
+            raise TransitionRefused(f"you may not {transition.replace('_', ' ')} this {model._meta.verbose_name}")
+        snapshot = _snapshot(instance)
+        method(**kwargs)
+        changed = [f.name for f in instance._meta.concrete_fields if getattr(instance, f.attname) != snapshot[f.attname]]
+        instance.save(update_fields=sorted(set(changed) | {state_field}))
+        journal_record(
+            action=f"{model._meta.label_lower}.{transition}",
+            actor=actor,
+            obj=instance,
+            state_before=str(before),
+            state_after=str(getattr(instance, state_field)),
+            reason=reason,
+            data=data,
+        )
+    return instance

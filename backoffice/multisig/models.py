@@ -1,0 +1,141 @@
+"""Multisig signers, transactions and their confirmations: the kernel both multisigs share."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+
+class Multisig(models.TextChoices):
+    ISSUANCE = "issuance", "Issuance multisig (owners)"
+    COMPLIANCE = "compliance", "Compliance multisig (officers)"
+
+
+class Signer(models.Model):
+    """Binds one user to one checksummed address that signs for one of the two multisigs."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signer")
+    address = models.CharField(max_length=42, unique=True)
+    multisig = models.CharField(max_length=20, choices=Multisig.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["multisig", "address"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.address} ({self.multisig})"
+
+
+class TxState(models.TextChoices):
+    AWAITING_SIGNATURES = "awaiting_signatures"
+    APPROVED = "approved"
+    BROADCASTING = "broadcasting"
+    SUBMITTED = "submitted"
+    EXECUTED = "executed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
+    """One SafeTx, frozen when created: its fields and hash never change afterwards."""
+
+    multisig = models.CharField(max_length=20, choices=Multisig.choices)
+    safe_address = models.CharField(max_length=42)
+    chain_id = models.PositiveBigIntegerField()
+    to = models.CharField(max_length=42)
+    value = models.DecimalField(max_digits=78, decimal_places=0, default=0)  # uint256, exact
+    data = models.BinaryField()
+    operation = models.PositiveSmallIntegerField(default=0)
+    nonce = models.PositiveBigIntegerField()
+    safe_tx_hash = models.CharField(max_length=66, unique=True)
+    threshold = models.PositiveSmallIntegerField()
+    decoded = models.JSONField(default=dict, blank=True)  # the call for humans: function and arguments
+    state = FSMField(default=TxState.AWAITING_SIGNATURES, choices=TxState.choices, protected=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Execution facts. The raw transaction and its hash are stored BEFORE it is sent, so a retry
+    # re-sends these exact bytes and can never produce a second, different transaction.
+    relayer_address = models.CharField(max_length=42, blank=True)
+    relayer_nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    relayer_tx_hash = models.CharField(max_length=66, blank=True)
+    relayer_raw_tx = models.BinaryField(null=True, blank=True)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    block_hash = models.CharField(max_length=66, blank=True)
+    gas_used = models.PositiveBigIntegerField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["safe_address", "nonce"],
+                condition=~models.Q(state__in=["cancelled", "failed"]),
+                name="multisig_tx_one_live_per_nonce",
+            ),
+            # Two broadcasts can never claim the same relayer nonce, whatever the race.
+            models.UniqueConstraint(
+                fields=["relayer_address", "relayer_nonce"],
+                condition=models.Q(relayer_nonce__isnull=False),
+                name="multisig_tx_unique_relayer_nonce",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.multisig} #{self.nonce} {self.safe_tx_hash[:10]}… ({self.state})"
+
+    def confirmations_count(self) -> int:
+        return self.confirmations.count()
+
+    def has_threshold(self) -> bool:
+        return self.confirmations_count() >= self.threshold
+
+    @transition(field=state, source=TxState.AWAITING_SIGNATURES, target=TxState.APPROVED, conditions=[has_threshold])
+    def approve(self) -> None:
+        """Enough valid confirmations are stored."""
+
+    @transition(field=state, source=TxState.APPROVED, target=TxState.BROADCASTING)
+    def broadcast(self, *, relayer_address: str, relayer_nonce: int, tx_hash: str, raw: bytes) -> None:
+        self.relayer_address, self.relayer_nonce = relayer_address, relayer_nonce
+        self.relayer_tx_hash, self.relayer_raw_tx = tx_hash, raw
+
+    @transition(field=state, source=TxState.BROADCASTING, target=TxState.SUBMITTED)
+    def submit(self) -> None:
+        """The node accepted the raw transaction."""
+
+    @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.EXECUTED)
+    def execute(self, *, block_number: int, block_hash: str, gas_used: int, executed_at: object) -> None:
+        self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
+        self.executed_at = executed_at
+
+    @transition(field=state, source=[TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED],
+                target=TxState.FAILED)
+    def fail(self, *, reason: str, block_number: int | None = None, block_hash: str = "",
+             gas_used: int | None = None) -> None:
+        self.failure_reason = reason
+        self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
+
+    @transition(field=state, source=TxState.AWAITING_SIGNATURES, target=TxState.CANCELLED)
+    def cancel(self) -> None:
+        """Withdrawn before approval."""
+
+
+class Confirmation(models.Model):
+    """One owner's verified EIP-712 signature over a transaction's safeTxHash."""
+
+    transaction = models.ForeignKey(MultisigTransaction, on_delete=models.PROTECT, related_name="confirmations")
+    signer = models.ForeignKey(Signer, on_delete=models.PROTECT, related_name="confirmations")
+    owner_address = models.CharField(max_length=42)
+    signature = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["transaction", "signer"], name="confirmation_one_per_signer"),
+            models.UniqueConstraint(fields=["transaction", "owner_address"], name="confirmation_one_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_address} on {self.transaction_id}"

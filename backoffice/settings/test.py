@@ -1,0 +1,17 @@
+"""Tests: the real parts. PostgreSQL and Redis on this machine unless the environment says otherwise."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import env
+
+DATABASES = {"default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/usdkg")}
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+# A queue of this run's own, so a stray worker from another run can never take its tasks.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default=f"test-{os.getpid()}")
+# Results let a test wait for a task it sent; tasks still ignore results unless asked per call.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; never outside tests
+DEBUG = False

@@ -1,0 +1,208 @@
+"""Fixtures shared by every app's tests: the real parts (anvil, a Celery worker, a browser)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+ANVIL_BIN = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+ANVIL_CHAIN_ID = 31337
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rpc_answers(url: str) -> bool:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310 - loopback only
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class AnvilNode:
+    url: str
+    chain_id: int
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    """A real anvil node on a free loopback port for the whole session (20 unlocked test accounts)."""
+    if not ANVIL_BIN.exists():
+        pytest.fail(f"anvil is missing at {ANVIL_BIN}: run `make test` (it runs `npm ci`)")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path_factory.mktemp("anvil") / "anvil.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments
+        [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(ANVIL_CHAIN_ID),
+         "--accounts", "20"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not _rpc_answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"anvil did not start on {url} (exit code {process.poll()})")
+            time.sleep(0.05)
+        yield AnvilNode(url=url, chain_id=ANVIL_CHAIN_ID)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+# --- Django-side fixtures -------------------------------------------------------------------
+# Playwright's sync API runs an event loop in the test thread; Django's ORM would refuse to run
+# beside it. The tests' ORM calls are synchronous and sequential, so the guard is lifted here only.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+TEST_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
+
+
+@dataclass(frozen=True)
+class ChainFixture:
+    node: AnvilNode
+    relayer_key_file: Path
+    deployment_values: dict[str, object]
+
+
+@pytest.fixture(scope="session")
+def chain_session(
+    anvil: AnvilNode, django_db_setup: None, django_db_blocker: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ChainFixture]:
+    """Settings point at the session's anvil; seed_demo's signers and `deploy_chain` run once on it."""
+    from django.core.management import call_command
+    from django.forms.models import model_to_dict
+    from django.test import override_settings
+
+    from backoffice.accounts.services import demo_seed
+    from backoffice.chain.devkeys import RELAYER_INDEX, dev_account
+    from backoffice.chain.models import Deployment
+
+    key_file = tmp_path_factory.mktemp("keys") / "relayer.key"
+    key_file.write_text(dev_account(RELAYER_INDEX).key.hex())
+    override = override_settings(CHAIN_RPC_URL=anvil.url, CHAIN_ID=anvil.chain_id, RELAYER_PRIVATE_KEY_FILE=str(key_file),
+                                 CHAIN_CONFIRMATIONS=1)
+    override.enable()
+    try:
+        with django_db_blocker.unblock():  # type: ignore[attr-defined]
+            demo_seed(password=TEST_PASSWORD)
+            call_command("deploy_chain", stdout=open(os.devnull, "w"))  # noqa: SIM115
+            deployment = Deployment.objects.get(chain_id=anvil.chain_id)
+            values = model_to_dict(deployment, exclude=["id"])
+        yield ChainFixture(node=anvil, relayer_key_file=key_file, deployment_values=values)
+    finally:
+        override.disable()
+
+
+@pytest.fixture
+def chain(chain_session: ChainFixture, db: None) -> ChainFixture:
+    """The deployed chain plus its database rows (users, signers, deployment) for this test.
+
+    Transactional tests empty the tables after themselves; this puts the rows back, idempotently.
+    """
+    from backoffice.accounts.services import demo_seed
+    from backoffice.chain.models import Deployment
+
+    demo_seed(password=TEST_PASSWORD)
+    Deployment.objects.get_or_create(chain_id=chain_session.node.chain_id, defaults=chain_session.deployment_values)
+    return chain_session
+
+
+@pytest.fixture(scope="session")
+def celery_worker(chain_session: ChainFixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Celery worker process on the real broker, using the test database and anvil."""
+    from django.conf import settings
+    from django.db import connection
+
+    from backoffice.celery import app
+
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    if connection.vendor != "postgresql":
+        pytest.fail("the Celery worker tests need PostgreSQL: set DATABASE_URL")
+    name = f"test-worker-{os.getpid()}@localhost"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CHAIN_RPC_URL": settings.CHAIN_RPC_URL,
+        "CHAIN_ID": str(settings.CHAIN_ID),
+        "CHAIN_CONFIRMATIONS": str(settings.CHAIN_CONFIRMATIONS),
+        "RELAYER_PRIVATE_KEY_FILE": str(chain_session.relayer_key_file),
+    }
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "backoffice", "worker", "--loglevel=INFO", "-n", name,
+         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency=2", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[name], timeout=0.5):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()[-3000:]}")
+        yield name
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright; never a downloaded browser."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.fail("chromium is missing: run `make test` (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run"],
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context()  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def roles(db: None) -> None:
+    """The role groups with their permissions (transactional tests empty them after themselves)."""
+    from backoffice.accounts.roles import roles_sync
+
+    roles_sync()
