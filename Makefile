@@ -65,7 +65,8 @@ run: install
 	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
 
 bench: install
-	@echo "no benchmarks yet"
+	@$(PY) manage.py migrate --noinput -v 0
+	@$(PY) manage.py bench
 
 clean:
 	rm -rf var

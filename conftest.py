@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 def _rpc_answers(url: str) -> bool:
     body = b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}'
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=0.5) as response:  # noqa: S310 - loopback only
             return response.status == 200
@@ -100,8 +100,9 @@ def chain_session(
 
     key_file = tmp_path_factory.mktemp("keys") / "relayer.key"
     key_file.write_text(dev_account(RELAYER_INDEX).key.hex())
-    override = override_settings(CHAIN_RPC_URL=anvil.url, CHAIN_ID=anvil.chain_id, RELAYER_PRIVATE_KEY_FILE=str(key_file),
-                                 CHAIN_CONFIRMATIONS=1)
+    override = override_settings(
+        CHAIN_RPC_URL=anvil.url, CHAIN_ID=anvil.chain_id, RELAYER_PRIVATE_KEY_FILE=str(key_file), CHAIN_CONFIRMATIONS=1
+    )
     override.enable()
     try:
         with django_db_blocker.unblock():  # type: ignore[attr-defined]

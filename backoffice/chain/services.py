@@ -28,7 +28,7 @@ class DeploymentResult:
 
 
 def _owners_check(owners: Sequence[str], expected: int, label: str) -> list[str]:
-    checked = [to_checksum_address(o) for o in owners]
+    checked: list[str] = [to_checksum_address(o) for o in owners]
     if len(checked) != expected or len(set(checked)) != expected:
         raise ChainError(f"the {label} multisig needs {expected} distinct signer addresses, {len(set(checked))} given")
     return checked

@@ -7,8 +7,7 @@ import json
 import logging
 from typing import Any, TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models, transaction
 from django.utils import timezone
 from django_fsm import FSMFieldMixin, can_proceed, has_transition_perm
@@ -20,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 M = TypeVar("M", bound=models.Model)
-Actor = AbstractBaseUser | AnonymousUser | None
+# The project uses Django's own User model (AUTH_USER_MODEL is not swapped).
+Actor = User | AnonymousUser | None
 
 
 class TransitionRefused(Exception):
@@ -140,7 +140,8 @@ def transition_apply(
             raise TransitionRefused(f"you may not {transition.replace('_', ' ')} this {model._meta.verbose_name}")
         snapshot = _snapshot(instance)
         method(**kwargs)
-        changed = [f.name for f in instance._meta.concrete_fields if getattr(instance, f.attname) != snapshot[f.attname]]
+        fields = instance._meta.concrete_fields
+        changed = [f.name for f in fields if getattr(instance, f.attname) != snapshot[f.attname]]
         instance.save(update_fields=sorted(set(changed) | {state_field}))
         journal_record(
             action=f"{model._meta.label_lower}.{transition}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
@@ -91,7 +93,9 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     def has_threshold(self) -> bool:
         return self.confirmations_count() >= self.threshold
 
-    @transition(field=state, source=TxState.AWAITING_SIGNATURES, target=TxState.APPROVED, conditions=[has_threshold])
+    # django-fsm-2 types conditions as taking any Model; ours needs this model's confirmations.
+    @transition(field=state, source=TxState.AWAITING_SIGNATURES, target=TxState.APPROVED,
+                conditions=[has_threshold])  # type: ignore[list-item]
     def approve(self) -> None:
         """Enough valid confirmations are stored."""
 
@@ -105,7 +109,7 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         """The node accepted the raw transaction."""
 
     @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.EXECUTED)
-    def execute(self, *, block_number: int, block_hash: str, gas_used: int, executed_at: object) -> None:
+    def execute(self, *, block_number: int, block_hash: str, gas_used: int, executed_at: datetime) -> None:
         self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
         self.executed_at = executed_at
 

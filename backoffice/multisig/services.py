@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -28,7 +28,7 @@ class SignatureRefused(Exception):
     """A signature that is not acceptable; nothing was stored (the refusal is journalled)."""
 
 
-def signer_bind(*, user: AbstractBaseUser, address: str, multisig: str, actor: AbstractBaseUser | None) -> Signer:
+def signer_bind(*, user: User, address: str, multisig: str, actor: User | None) -> Signer:
     """Bind `user` to a checksummed signing address for one multisig.
 
     Refuses a malformed or non-checksummed address, an address bound to someone else, and a user
@@ -62,7 +62,7 @@ def safe_tx_of(tx: MultisigTransaction) -> SafeTx:
 
 def multisig_transaction_propose(
     *, client: ChainClient, multisig: str, to: str, data: bytes, decoded: dict[str, Any],
-    actor: AbstractBaseUser | None, value: int = 0,
+    actor: User | None, value: int = 0,
 ) -> MultisigTransaction:
     """Freeze a SafeTx at the next free nonce of `multisig`, with its hash and the on-chain threshold.
 
@@ -88,13 +88,13 @@ def multisig_transaction_propose(
     return tx
 
 
-def _refuse(tx: MultisigTransaction, actor: AbstractBaseUser | None, message: str) -> SignatureRefused:
+def _refuse(tx: MultisigTransaction, actor: User | None, message: str) -> SignatureRefused:
     journal_record(action="multisig.signature_refused", actor=actor, obj=tx, reason=message)
     return SignatureRefused(message)
 
 
 def confirmation_add(
-    *, client: ChainClient, transaction_id: int, signature: str | bytes, actor: AbstractBaseUser
+    *, client: ChainClient, transaction_id: int, signature: str | bytes, actor: User
 ) -> Confirmation:
     """Accept one owner's EIP-712 signature over the transaction's stored safeTxHash.
 
@@ -207,7 +207,7 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
     block = int(receipt["blockNumber"])
     if client.block_number() - block + 1 < confirmations:
         return tx
-    facts = {"block_number": block, "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
+    facts: dict[str, Any] = {"block_number": block, "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
              "gas_used": int(receipt["gasUsed"])}
     success = [e for e in client.events(contract_name="SafeL2", address=tx.safe_address, event="ExecutionSuccess",
                                         receipt=receipt) if "0x" + bytes(e["txHash"]).hex() == tx.safe_tx_hash]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import IntegrityError
 
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
              max_retries=8, acks_late=True)
-def multisig_transaction_broadcast_task(self, transaction_id: int) -> str:  # type: ignore[no-untyped-def]
+def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
     try:
         tx = multisig_transaction_broadcast(client=chain_client(), transaction_id=transaction_id)
     except IntegrityError as exc:
@@ -38,7 +38,7 @@ def multisig_transaction_broadcast_task(self, transaction_id: int) -> str:  # ty
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
              max_retries=8, acks_late=True)
-def multisig_transaction_follow_task(self, transaction_id: int) -> str:  # type: ignore[no-untyped-def]
+def multisig_transaction_follow_task(self: Task, transaction_id: int) -> str:
     tx = multisig_transaction_follow(client=chain_client(), transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
     if tx.state in (TxState.BROADCASTING, TxState.SUBMITTED):

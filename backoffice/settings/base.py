@@ -117,6 +117,7 @@ SPECTACULAR_SETTINGS = {"TITLE": "USDKG back-office API", "VERSION": "1.0.0"}
 
 # --- Celery: a real worker always (never eager); filesystem transport for the demo, Redis elsewhere.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery"
     for _sub in ("queue", "processed"):

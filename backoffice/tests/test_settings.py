@@ -1,0 +1,50 @@
+"""Production settings refuse to start without their secrets; the demo defaults need nothing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "RELAYER_PRIVATE_KEY_FILE")
+
+
+def _start(settings_module: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in REQUIRED and not k.startswith(("CHAIN_", "DJANGO_"))}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": settings_module, **env},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def _production_env(tmp_path: Path) -> dict[str, str]:
+    key = tmp_path / "relayer.key"
+    key.write_text("0x" + "11" * 32)
+    return {
+        "DJANGO_SECRET_KEY": "a-secret-from-the-environment", "DATABASE_URL": "postgres://u@127.0.0.1/db",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "RELAYER_PRIVATE_KEY_FILE": str(key),
+        "ALLOWED_HOSTS": "backoffice.example", "CHAIN_RPC_URL": "http://127.0.0.1:8545", "CHAIN_ID": "1",
+        "CHAIN_CONFIRMATIONS": "12", "VAR_DIR": str(tmp_path / "var"),
+    }
+
+
+def test_production_starts_with_every_secret_given(tmp_path):
+    result = _start("backoffice.settings.production", **_production_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "started" in result.stdout
+
+
+def test_production_refuses_to_start_without_each_secret(tmp_path):
+    for missing in REQUIRED:
+        env = _production_env(tmp_path)
+        del env[missing]
+        result = _start("backoffice.settings.production", **env)
+        assert result.returncode != 0, missing
+        assert missing in result.stderr, result.stderr[-500:]
+
+
+def test_production_refuses_a_relayer_key_file_that_does_not_exist(tmp_path):
+    env = {**_production_env(tmp_path), "RELAYER_PRIVATE_KEY_FILE": str(tmp_path / "nope.key")}
+    result = _start("backoffice.settings.production", **env)
+    assert result.returncode != 0 and "is not a readable file" in result.stderr
