@@ -59,4 +59,5 @@ class Command(BaseCommand):
 
         self.stdout.write(f"{'operation':<34}{'us/op':>12}{'target':>10}{'peak KiB':>10}  ok")
         for name, value, target, peak in rows:
-            self.stdout.write(f"{name:<34}{value:>12.1f}{target:>10}{peak:>10.0f}  {'yes' if value <= target else 'NO'}")
+            verdict = "yes" if value <= target else "NO"
+            self.stdout.write(f"{name:<34}{value:>12.1f}{target:>10}{peak:>10.0f}  {verdict}")
