@@ -48,8 +48,9 @@ run: install
 	@$(PY) manage.py seed_demo
 	@set -euo pipefail; \
 	anvil_pid=""; \
-	trap '[ -n "$$anvil_pid" ] && kill $$anvil_pid 2>/dev/null; wait 2>/dev/null; echo "stopped"' EXIT; \
-	trap 'exit 130' INT TERM; \
+	stop() { [ -z "$$anvil_pid" ] || kill $$anvil_pid 2>/dev/null || true; wait 2>/dev/null || true; }; \
+	trap stop EXIT; \
+	trap 'stop; echo "stopped: web, worker, beat$${anvil_pid:+ and anvil}"; exit 0' INT TERM; \
 	answers() { curl -sf -m 1 -H 'Content-Type: application/json' \
 	  -d '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' $(RPC) >/dev/null; }; \
 	if ! answers; then \
@@ -62,7 +63,7 @@ run: install
 	echo; echo "USDKG back-office: http://127.0.0.1:$(PORT)/admin/"; \
 	echo "Demo logins (user password role address) from var/demo-logins.txt:"; cat var/demo-logins.txt; \
 	echo "Ctrl-C stops everything."; echo; \
-	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile || true
 
 bench: install
 	@$(PY) manage.py migrate --noinput -v 0
