@@ -120,11 +120,12 @@ def transition_apply(
     actor: Actor,
     reason: str = "",
     data: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
     check_permission: bool = True,
-    **kwargs: Any,
 ) -> M:
     """Lock the row, run the FSM transition, journal it and save, all in one database transaction.
 
+    `params` are the transition method's own arguments; `reason` and `data` go to the journal.
     Refuses (TransitionRefused, nothing changed) when the current state, a condition or the actor's
     permission does not allow the transition. `check_permission=False` is for system actors
     (Celery workers), which act on behalf of an already-authorised decision.
@@ -139,7 +140,7 @@ def transition_apply(
         if check_permission and (actor is None or not has_transition_perm(method, actor)):
             raise TransitionRefused(f"you may not {transition.replace('_', ' ')} this {model._meta.verbose_name}")
         snapshot = _snapshot(instance)
-        method(**kwargs)
+        method(**(params or {}))
         fields = instance._meta.concrete_fields
         changed = [f.name for f in fields if getattr(instance, f.attname) != snapshot[f.attname]]
         instance.save(update_fields=sorted(set(changed) | {state_field}))

@@ -167,9 +167,9 @@ def multisig_transaction_broadcast(*, client: ChainClient, transaction_id: int) 
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
     chain_nonce = client.safe_nonce(tx.safe_address)
     if chain_nonce > tx.nonce:
+        reason = f"nonce {tx.nonce} was used on chain by another transaction (multisig nonce is now {chain_nonce})"
         return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                                check_permission=False, reason=f"nonce {tx.nonce} was used on chain by another "
-                                f"transaction (multisig nonce is now {chain_nonce})")
+                                check_permission=False, reason=reason, params={"reason": reason})
     if chain_nonce < tx.nonce:
         raise ChainError(f"multisig nonce is {chain_nonce}: transaction #{tx.nonce} waits for earlier ones")
     signatures = signatures_pack({c.owner_address: bytes(c.signature) for c in tx.confirmations.all()})
@@ -181,11 +181,13 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
     try:
         signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": data}, nonce=nonce)
     except ChainError as exc:
+        reason = f"simulation failed: {exc}"
         return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                                check_permission=False, reason=f"simulation failed: {exc}")
+                                check_permission=False, reason=reason, params={"reason": reason})
     return transition_apply(
         model=MultisigTransaction, pk=tx.pk, transition="broadcast", actor=None, check_permission=False,
-        relayer_address=relayer.address, relayer_nonce=signed.nonce, tx_hash=signed.tx_hash, raw=signed.raw,
+        params={"relayer_address": relayer.address, "relayer_nonce": signed.nonce, "tx_hash": signed.tx_hash,
+                "raw": signed.raw},
         data={"relayer_tx_hash": signed.tx_hash, "relayer_nonce": signed.nonce},
     )
 
@@ -213,7 +215,7 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
                                         receipt=receipt) if "0x" + bytes(e["txHash"]).hex() == tx.safe_tx_hash]
     if receipt["status"] == 1 and success:
         return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="execute", actor=None,
-                                check_permission=False, executed_at=timezone.now(), data=facts, **facts)
+                                check_permission=False, data=facts, params={**facts, "executed_at": timezone.now()})
     reason = "the multisig reported ExecutionFailure" if receipt["status"] == 1 else "the transaction reverted"
     return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                            check_permission=False, reason=reason, data=facts, **facts)
+                            check_permission=False, reason=reason, data=facts, params={**facts, "reason": reason})

@@ -8,9 +8,11 @@ for what must never be guessed.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -137,7 +139,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 120
 CELERY_TASK_TIME_LIMIT = 180
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task", "schedule": 300.0},
+}
 
 # --- Chain
 CHAIN_RPC_URL = env.str("CHAIN_RPC_URL", default="http://127.0.0.1:8545")
@@ -148,6 +152,11 @@ CHAIN_RPC_TIMEOUT = env.int("CHAIN_RPC_TIMEOUT", default=10)
 RELAYER_PRIVATE_KEY_FILE = env.str("RELAYER_PRIVATE_KEY_FILE", default=str(VAR_DIR / "relayer.key"))
 # Whether `deploy_chain` and the development wallet may be used: only against a local test node.
 CHAIN_IS_LOCAL = env.bool("CHAIN_IS_LOCAL", default=True)
+
+# Reserve value (USD) per token issued: 1.00 means fully backed, 1.10 means 110 % collateral.
+COLLATERAL_RATIO = Decimal(env.str("COLLATERAL_RATIO", default="1.00"))
+if not COLLATERAL_RATIO.is_finite() or COLLATERAL_RATIO <= 0:
+    raise ImproperlyConfigured(f"COLLATERAL_RATIO must be a positive number, not {COLLATERAL_RATIO}")
 
 ISSUANCE_MULTISIG_OWNERS = 7
 ISSUANCE_MULTISIG_THRESHOLD = 3

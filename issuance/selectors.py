@@ -1,0 +1,96 @@
+"""Reads on the gold side. `reserve_get` is the one place the reserve and the headroom are computed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, localcontext
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
+
+from backoffice.chain.client import ChainClient
+from backoffice.chain.selectors import deployment_get
+from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+
+from .models import Audit, AuditState, Bar, GoldPrice
+from .models.deposits import IN_CUSTODY
+
+TOKEN_UNIT = 10**6  # base units per token (6 decimals); one token is one US dollar
+# Issue transactions that may still add to supply: queued, signed, sending, or sent but unconfirmed.
+PENDING_TX_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
+
+
+def bars_in_custody() -> QuerySet[Bar]:
+    return Bar.objects.filter(deposit__state__in=IN_CUSTODY)
+
+
+def bars_audited() -> QuerySet[Bar]:
+    """Bars that back tokens: in custody, counted by an accepted audit, not blocked by a dispute."""
+    return bars_in_custody().filter(audited_by__isnull=False, blocked_by__isnull=True)
+
+
+def bars_pending() -> QuerySet[Bar]:
+    """In custody but not (or no longer) backing tokens: awaiting an audit, or blocked by a dispute."""
+    return bars_in_custody().filter(Q(audited_by__isnull=True) | Q(blocked_by__isnull=False))
+
+
+def gold_price_latest() -> GoldPrice | None:
+    return GoldPrice.objects.order_by("-as_of", "-id").first()
+
+
+def audit_last_accepted() -> Audit | None:
+    return Audit.objects.filter(state=AuditState.ACCEPTED).select_related("vault").order_by("-as_of", "-id").first()
+
+
+def pending_issue_total() -> int:
+    """Base units of issue transactions on the issuance multisig not yet executed (nor failed)."""
+    total = 0
+    for decoded in MultisigTransaction.objects.filter(
+        multisig=Multisig.ISSUANCE, state__in=PENDING_TX_STATES, decoded__function="issue"
+    ).values_list("decoded", flat=True):
+        total += int(decoded["amount"])
+    return total
+
+
+def _oz(queryset: QuerySet[Bar]) -> Decimal:
+    return queryset.aggregate(total=Sum("fine_oz"))["total"] or Decimal("0.000")
+
+
+@dataclass(frozen=True)
+class Reserve:
+    audited_oz: Decimal
+    pending_oz: Decimal
+    price: GoldPrice | None
+    value_usd: Decimal
+    collateral_ratio: Decimal
+    total_supply: int  # base units, read from the chain
+    pending_issue: int  # base units
+    headroom: int  # base units that may still be issued, never negative
+    block_number: int
+
+
+def headroom_compute(*, value_usd: Decimal, ratio: Decimal, supply: int, pending: int) -> int:
+    """floor(value / ratio in base units) - supply - pending, at least zero. Exact: Decimal with
+    enough precision that the division's floor is never off by one base unit."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        backing = (value_usd * TOKEN_UNIT / ratio).to_integral_value(rounding=ROUND_FLOOR)
+    return max(0, int(backing) - supply - pending)
+
+
+def reserve_get(*, client: ChainClient) -> Reserve:
+    """The reserve now: audited gold valued at the latest price, against the on-chain supply."""
+    deployment = deployment_get()
+    block = client.block_number()
+    supply = client.token_total_supply(deployment.token)
+    audited, pending_oz = _oz(bars_audited()), _oz(bars_pending())
+    price = gold_price_latest()
+    value = audited * price.usd_per_oz if price else Decimal(0)
+    ratio = settings.COLLATERAL_RATIO
+    pending_issue = pending_issue_total()
+    return Reserve(
+        audited_oz=audited, pending_oz=pending_oz, price=price, value_usd=value, collateral_ratio=ratio,
+        total_supply=supply, pending_issue=pending_issue,
+        headroom=headroom_compute(value_usd=value, ratio=ratio, supply=supply, pending=pending_issue),
+        block_number=block,
+    )

@@ -1,0 +1,336 @@
+"""Writes on the gold side: deposits, bars, audits and prices. Every state change goes through
+`transition_apply` (row lock, FSM transition, journal entry, one database transaction)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.contrib.auth.models import User
+from django.core.files.base import File
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from backoffice.chain.client import ChainClient
+from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
+
+from .barlist import BarListInvalid, BarRow, bar_rows_parse
+from .models import (
+    Audit,
+    AuditCount,
+    AuditState,
+    Bar,
+    Deposit,
+    DepositState,
+    Discrepancy,
+    DiscrepancyKind,
+    GoldPrice,
+    ReserveSnapshot,
+    Vault,
+)
+from .models.deposits import IN_CUSTODY
+from .selectors import reserve_get
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[int, int], None]
+
+
+class InvalidInput(ValueError):
+    """Input refused with a message for the person who gave it; nothing was saved."""
+
+
+def _reason_require(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required")
+    return reason
+
+
+def file_store(*, upload: File, folder: str) -> tuple[str, str]:
+    """Store an uploaded file under a name derived from its SHA-256; returns (name, sha256).
+
+    Content-addressed names mean a file can never be overwritten by another with the same name.
+    """
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    sha256 = digest.hexdigest()
+    upload.seek(0)
+    original = (upload.name or "file").rsplit("/", 1)[-1][-80:]
+    name = f"{folder}/{sha256}/{original}"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, upload)
+    return name, sha256
+
+
+# --- deposits -------------------------------------------------------------------------------
+
+def deposit_create(*, reference: str, depositor: str, vault: Vault, actor: User) -> Deposit:
+    """A draft deposit; its bars come from a bar list (deposit_bars_import)."""
+    reference, depositor = reference.strip(), depositor.strip()
+    if not reference or not depositor:
+        raise InvalidInput("reference and depositor are required")
+    try:
+        with transaction.atomic():
+            deposit = Deposit.objects.create(reference=reference, depositor=depositor, vault=vault, created_by=actor)
+            journal_record(action="issuance.deposit.created", actor=actor, obj=deposit, state_after=deposit.state,
+                           data={"reference": reference, "depositor": depositor, "vault": vault.name})
+    except IntegrityError as exc:
+        raise InvalidInput(f"a deposit with reference {reference} already exists") from exc
+    return deposit
+
+
+def deposit_bars_import(
+    *, deposit_id: int, content: bytes | str, actor: User, progress: Progress | None = None
+) -> list[Bar]:
+    """Add every bar of a bar list to a draft deposit, or none of them.
+
+    Refuses (BarListInvalid, nothing saved) any bad row, and any bar already known to the system
+    under the same refiner and serial (in custody or not: a bar backs one deposit, for ever).
+    """
+    rows = bar_rows_parse(content, progress=progress)
+    with transaction.atomic():
+        deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
+        if deposit.state != DepositState.DRAFT:
+            raise InvalidInput(f"bars can be added only to a draft deposit; this one is {deposit.state}")
+        _known_bars_refuse(rows)
+        bars = [Bar(deposit=deposit, vault_id=deposit.vault_id, serial=r.serial, refiner=r.refiner, year=r.year,
+                    gross_oz=r.gross_oz, fineness=r.fineness, fine_oz=r.fine_oz) for r in rows]
+        try:
+            with transaction.atomic():
+                Bar.objects.bulk_create(bars, batch_size=2000)
+        except IntegrityError as exc:  # a concurrent import took one of these bars first
+            raise BarListInvalid(["a bar of this list was recorded by someone else meanwhile; nothing saved"]) from exc
+        journal_record(action="issuance.deposit.bars_imported", actor=actor, obj=deposit,
+                       data={"bars": len(bars), "fine_oz": str(sum((b.fine_oz for b in bars), Decimal(0)))})
+    return bars
+
+
+def _known_bars_refuse(rows: Sequence[BarRow]) -> None:
+    serials = {r.serial for r in rows}
+    known: set[tuple[str, str]] = set()
+    for chunk_start in range(0, len(rows), 5000):
+        chunk = list(serials)[chunk_start:chunk_start + 5000]
+        known |= {(rf.casefold(), s.casefold()) for rf, s in
+                  Bar.objects.filter(serial__in=chunk).values_list("refiner", "serial")}
+    errors = [f"row {r.row}: bar {r.refiner} {r.serial} is already recorded (a bar backs one deposit only)"
+              for r in rows if (r.refiner.casefold(), r.serial.casefold()) in known]
+    if errors:
+        raise BarListInvalid(errors)
+
+
+def deposit_receive(*, deposit_id: int, receipt: File, actor: User) -> Deposit:
+    """Custodian: the bars are physically in the vault; the signed receipt is kept with its SHA-256."""
+    if receipt is None or not getattr(receipt, "size", 0):
+        raise InvalidInput("the receipt document is required")
+    name, sha256 = file_store(upload=receipt, folder="deposits/receipts")
+    deposit = transition_apply(model=Deposit, pk=deposit_id, transition="receive", actor=actor,
+                               document_name=name, sha256=sha256, at=timezone.now(),
+                               data={"receipt": name, "receipt_sha256": sha256})
+    journal_record(action="file.uploaded", actor=actor, obj=deposit, data={"file": name, "sha256": sha256})
+    return deposit
+
+
+def deposit_verify(*, deposit_id: int, actor: User) -> Deposit:
+    """Custodian: weights and assay checked. If an accepted audit already covers every bar, the
+    deposit moves on to audited at once."""
+    with transaction.atomic():
+        deposit = transition_apply(model=Deposit, pk=deposit_id, transition="verify", actor=actor, at=timezone.now())
+        _deposits_mark_audited([deposit.pk], actor=actor)
+    return deposit
+
+
+def deposit_reject(*, deposit_id: int, reason: str, actor: User) -> Deposit:
+    """Refuses without a reason; allowed before the deposit is audited."""
+    reason = _reason_require(reason)
+    return transition_apply(model=Deposit, pk=deposit_id, transition="reject", actor=actor, reason=reason,
+                            params={"reason": reason})
+
+
+def deposit_release(*, deposit_id: int, reason: str, actor: User) -> Deposit:
+    """Custodian: the gold left custody after a redemption; its bars stop counting at once."""
+    reason = _reason_require(reason)
+    return transition_apply(model=Deposit, pk=deposit_id, transition="release", actor=actor, reason=reason)
+
+
+def _deposits_mark_audited(deposit_ids: Sequence[int], *, actor: User | None) -> list[int]:
+    """Move verified deposits whose every bar is audited (and none blocked) to `audited`."""
+    moved = []
+    for deposit_id in sorted(set(deposit_ids)):
+        deposit = Deposit.objects.get(pk=deposit_id)
+        if deposit.state != DepositState.VERIFIED:
+            continue
+        unaudited = deposit.bars.filter(Q(audited_by__isnull=True) | Q(blocked_by__isnull=False)).exists()
+        if deposit.bars.exists() and not unaudited:
+            transition_apply(model=Deposit, pk=deposit_id, transition="mark_audited", actor=actor,
+                             check_permission=False, params={"at": timezone.now()},
+                             reason="an accepted audit covers every bar")
+            moved.append(deposit_id)
+    return moved
+
+
+# --- audits ---------------------------------------------------------------------------------
+
+def audit_plan(*, vault: Vault, as_of: date, auditor: User, firm: str, actor: User) -> Audit:
+    """Operator: scope an audit (vault, as-of date) and name the auditor who will conduct it."""
+    firm = (firm or "").strip()
+    if not firm:
+        raise InvalidInput("the audit firm is required")
+    if as_of > timezone.localdate():
+        raise InvalidInput("an audit cannot be as of a future date")
+    if not auditor.has_perm("issuance.conduct_audit"):
+        raise InvalidInput(f"{auditor} is not an auditor")
+    with transaction.atomic():
+        audit = Audit.objects.create(vault=vault, as_of=as_of, auditor=auditor, firm=firm, created_by=actor)
+        journal_record(action="issuance.audit.planned", actor=actor, obj=audit, state_after=audit.state,
+                       data={"vault": vault.name, "as_of": as_of.isoformat(), "auditor": auditor.get_username()})
+    return audit
+
+
+def _auditor_require(audit_id: int, actor: User) -> None:
+    if not Audit.objects.filter(pk=audit_id, auditor_id=actor.pk).exists():
+        raise TransitionRefused("only the auditor named on this audit may conduct it")
+
+
+def audit_start_fieldwork(*, audit_id: int, actor: User) -> Audit:
+    _auditor_require(audit_id, actor)
+    return transition_apply(model=Audit, pk=audit_id, transition="start_fieldwork", actor=actor)
+
+
+def audit_counts_import(
+    *, audit_id: int, content: bytes | str, actor: User, progress: Progress | None = None
+) -> int:
+    """The auditor's counted bar list, during fieldwork; a new list replaces the previous one whole."""
+    _auditor_require(audit_id, actor)
+    rows = bar_rows_parse(content, progress=progress)
+    with transaction.atomic():
+        audit = Audit.objects.select_for_update().get(pk=audit_id)
+        if audit.state != AuditState.FIELDWORK:
+            raise InvalidInput(f"counts are recorded during fieldwork; this audit is {audit.state}")
+        replaced = audit.counts.count()
+        audit.counts.all().delete()
+        AuditCount.objects.bulk_create(
+            [AuditCount(audit=audit, serial=r.serial, refiner=r.refiner, year=r.year, gross_oz=r.gross_oz,
+                        fineness=r.fineness, fine_oz=r.fine_oz) for r in rows], batch_size=2000)
+        journal_record(action="issuance.audit.counts_imported", actor=actor, obj=audit,
+                       data={"bars": len(rows), "replaced": replaced})
+    return len(rows)
+
+
+def _books(audit: Audit) -> dict[tuple[str, str], Bar]:
+    """The bars the books say are in the audited vault: deposits in custody, received by the as-of date."""
+    bars = Bar.objects.filter(vault_id=audit.vault_id, deposit__state__in=IN_CUSTODY,
+                              deposit__received_at__date__lte=audit.as_of)
+    return {(b.refiner.casefold(), b.serial.casefold()): b for b in bars}
+
+
+def audit_submit(*, audit_id: int, report: File, actor: User) -> Audit:
+    """Auditor: the report (kept with its SHA-256) and the counted list go in; the count is compared
+    with the books, each missing bar, unexpected bar, weight or fineness mismatch a discrepancy."""
+    _auditor_require(audit_id, actor)
+    if report is None or not getattr(report, "size", 0):
+        raise InvalidInput("the audit report file is required")
+    name, sha256 = file_store(upload=report, folder="audits/reports")
+    with transaction.atomic():
+        audit = transition_apply(model=Audit, pk=audit_id, transition="submit", actor=actor,
+                                 params={"report_name": name, "sha256": sha256, "at": timezone.now()},
+                                 data={"report": name, "report_sha256": sha256})
+        books = _books(audit)
+        found: list[Discrepancy] = []
+        counted_keys = set()
+        for count in audit.counts.all():
+            key = (count.refiner.casefold(), count.serial.casefold())
+            counted_keys.add(key)
+            bar = books.get(key)
+            if bar is None:
+                found.append(Discrepancy(audit=audit, kind=DiscrepancyKind.UNEXPECTED, refiner=count.refiner,
+                                         serial=count.serial, counted=f"{count.fine_oz} oz"))
+                continue
+            if (bar.gross_oz, bar.fine_oz) != (count.gross_oz, count.fine_oz):
+                found.append(Discrepancy(audit=audit, kind=DiscrepancyKind.WEIGHT, bar=bar, refiner=bar.refiner,
+                                         serial=bar.serial, expected=f"{bar.gross_oz} / {bar.fine_oz} oz",
+                                         counted=f"{count.gross_oz} / {count.fine_oz} oz"))
+            if bar.fineness != count.fineness:
+                found.append(Discrepancy(audit=audit, kind=DiscrepancyKind.FINENESS, bar=bar, refiner=bar.refiner,
+                                         serial=bar.serial, expected=str(bar.fineness), counted=str(count.fineness)))
+        for key, bar in books.items():
+            if key not in counted_keys:
+                found.append(Discrepancy(audit=audit, kind=DiscrepancyKind.MISSING, bar=bar, refiner=bar.refiner,
+                                         serial=bar.serial, expected=f"{bar.fine_oz} oz"))
+        Discrepancy.objects.bulk_create(found, batch_size=2000)
+        journal_record(action="issuance.audit.compared", actor=actor, obj=audit,
+                       data={"counted": len(counted_keys), "books": len(books), "discrepancies": len(found)})
+        journal_record(action="file.uploaded", actor=actor, obj=audit, data={"file": name, "sha256": sha256})
+    return audit
+
+
+def audit_accept(*, audit_id: int, actor: User) -> Audit:
+    """Auditor: the count matches the books (refused while any discrepancy exists). Every counted bar
+    becomes audited, clearing an earlier dispute; deposits fully covered move to `audited`."""
+    _auditor_require(audit_id, actor)
+    with transaction.atomic():
+        audit = transition_apply(model=Audit, pk=audit_id, transition="accept", actor=actor,
+                                 params={"at": timezone.now()})
+        bars = list(_books(audit).values())
+        Bar.objects.filter(pk__in=[b.pk for b in bars]).update(audited_by=audit, blocked_by=None)
+        _deposits_mark_audited([b.deposit_id for b in bars], actor=actor)
+    return audit
+
+
+def audit_dispute(*, audit_id: int, reason: str, actor: User) -> Audit:
+    """Auditor: the count does not match. Bars with a discrepancy stop backing tokens until a later
+    accepted audit clears them."""
+    _auditor_require(audit_id, actor)
+    reason = _reason_require(reason)
+    with transaction.atomic():
+        audit = transition_apply(model=Audit, pk=audit_id, transition="dispute", actor=actor, reason=reason,
+                                 params={"reason": reason, "at": timezone.now()})
+        affected = audit.discrepancies.filter(bar__isnull=False).values_list("bar_id", flat=True)
+        Bar.objects.filter(pk__in=list(affected)).update(blocked_by=audit)
+    return audit
+
+
+# --- prices ---------------------------------------------------------------------------------
+
+def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
+    """Refuses a price that is not a positive number with at most 4 decimals, a time in the future or
+    without a time zone, and an empty source."""
+    try:
+        price = Decimal(str(usd_per_oz).strip())
+    except InvalidOperation as exc:
+        raise InvalidInput(f"price '{usd_per_oz}' is not a number") from exc
+    if not price.is_finite() or price <= 0:
+        raise InvalidInput("the price must be above zero")
+    if price.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise InvalidInput("the price has more than 4 decimals")
+    if price >= Decimal("1e10"):
+        raise InvalidInput("the price is implausibly large")
+    if timezone.is_naive(as_of):
+        raise InvalidInput("the price time needs a time zone")
+    if as_of > timezone.now():
+        raise InvalidInput("the price time is in the future")
+    source = (source or "").strip()
+    if not source:
+        raise InvalidInput("the price source is required")
+    with transaction.atomic():
+        entry = GoldPrice.objects.create(usd_per_oz=price, source=source, as_of=as_of, entered_by=actor)
+        journal_record(action="issuance.price.recorded", actor=actor, obj=entry,
+                       data={"usd_per_oz": str(price), "source": source, "as_of": as_of.isoformat()})
+    return entry
+
+
+# --- reserve history ------------------------------------------------------------------------
+
+def reserve_snapshot_take(*, client: ChainClient) -> ReserveSnapshot:
+    """Record the reserve now (audited gold, its value, on-chain supply) for the history chart."""
+    reserve = reserve_get(client=client)
+    return ReserveSnapshot.objects.create(
+        taken_at=timezone.now(), audited_oz=reserve.audited_oz, pending_oz=reserve.pending_oz,
+        usd_per_oz=reserve.price.usd_per_oz if reserve.price else None, value_usd=reserve.value_usd,
+        total_supply=reserve.total_supply, block_number=reserve.block_number,
+    )

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from backoffice.chain.client import ChainUnavailable, chain_client
+
+from .services import reserve_snapshot_take
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(autoretry_for=(ChainUnavailable,), retry_backoff=True, max_retries=3)
+def reserve_snapshot_task() -> int:
+    """Periodic: one point of the reserve-versus-supply history."""
+    snapshot = reserve_snapshot_take(client=chain_client())
+    logger.info("reserve-snapshot id=%s supply=%s", snapshot.pk, snapshot.total_supply)
+    return snapshot.pk
