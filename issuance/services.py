@@ -25,11 +25,14 @@ from .models import (
     AuditCount,
     AuditState,
     Bar,
+    BarListImport,
     Deposit,
     DepositState,
     Discrepancy,
     DiscrepancyKind,
     GoldPrice,
+    ImportKind,
+    ImportState,
     ReserveSnapshot,
     Vault,
 )
@@ -42,6 +45,11 @@ Progress = Callable[[int, int], None]
 
 class InvalidInput(ValueError):
     """Input refused with a message for the person who gave it; nothing was saved."""
+
+
+def _permission_require(actor: User, permission: str, what: str) -> None:
+    if not actor.has_perm(permission):
+        raise TransitionRefused(f"your role may not {what}")
 
 
 def _reason_require(reason: str) -> str:
@@ -71,7 +79,8 @@ def file_store(*, upload: File, folder: str) -> tuple[str, str]:
 # --- deposits -------------------------------------------------------------------------------
 
 def deposit_create(*, reference: str, depositor: str, vault: Vault, actor: User) -> Deposit:
-    """A draft deposit; its bars come from a bar list (deposit_bars_import)."""
+    """Operator: a draft deposit; its bars come from a bar list (deposit_bars_import)."""
+    _permission_require(actor, "issuance.add_deposit", "record deposits")
     reference, depositor = reference.strip(), depositor.strip()
     if not reference or not depositor:
         raise InvalidInput("reference and depositor are required")
@@ -93,6 +102,7 @@ def deposit_bars_import(
     Refuses (BarListInvalid, nothing saved) any bad row, and any bar already known to the system
     under the same refiner and serial (in custody or not: a bar backs one deposit, for ever).
     """
+    _permission_require(actor, "issuance.add_deposit", "record deposits")
     rows = bar_rows_parse(content, progress=progress)
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
@@ -126,11 +136,12 @@ def _known_bars_refuse(rows: Sequence[BarRow]) -> None:
 
 def deposit_receive(*, deposit_id: int, receipt: File, actor: User) -> Deposit:
     """Custodian: the bars are physically in the vault; the signed receipt is kept with its SHA-256."""
+    _permission_require(actor, "issuance.receive_deposit", "confirm deposits")  # before the file is stored
     if receipt is None or not getattr(receipt, "size", 0):
         raise InvalidInput("the receipt document is required")
     name, sha256 = file_store(upload=receipt, folder="deposits/receipts")
     deposit = transition_apply(model=Deposit, pk=deposit_id, transition="receive", actor=actor,
-                               document_name=name, sha256=sha256, at=timezone.now(),
+                               params={"document_name": name, "sha256": sha256, "at": timezone.now()},
                                data={"receipt": name, "receipt_sha256": sha256})
     journal_record(action="file.uploaded", actor=actor, obj=deposit, data={"file": name, "sha256": sha256})
     return deposit
@@ -140,7 +151,8 @@ def deposit_verify(*, deposit_id: int, actor: User) -> Deposit:
     """Custodian: weights and assay checked. If an accepted audit already covers every bar, the
     deposit moves on to audited at once."""
     with transaction.atomic():
-        deposit = transition_apply(model=Deposit, pk=deposit_id, transition="verify", actor=actor, at=timezone.now())
+        deposit = transition_apply(model=Deposit, pk=deposit_id, transition="verify", actor=actor,
+                                   params={"at": timezone.now()})
         _deposits_mark_audited([deposit.pk], actor=actor)
     return deposit
 
@@ -178,6 +190,7 @@ def _deposits_mark_audited(deposit_ids: Sequence[int], *, actor: User | None) ->
 
 def audit_plan(*, vault: Vault, as_of: date, auditor: User, firm: str, actor: User) -> Audit:
     """Operator: scope an audit (vault, as-of date) and name the auditor who will conduct it."""
+    _permission_require(actor, "issuance.add_audit", "plan audits")
     firm = (firm or "").strip()
     if not firm:
         raise InvalidInput("the audit firm is required")
@@ -193,6 +206,7 @@ def audit_plan(*, vault: Vault, as_of: date, auditor: User, firm: str, actor: Us
 
 
 def _auditor_require(audit_id: int, actor: User) -> None:
+    _permission_require(actor, "issuance.conduct_audit", "conduct audits")
     if not Audit.objects.filter(pk=audit_id, auditor_id=actor.pk).exists():
         raise TransitionRefused("only the auditor named on this audit may conduct it")
 
@@ -300,11 +314,14 @@ def audit_dispute(*, audit_id: int, reason: str, actor: User) -> Audit:
 def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
     """Refuses a price that is not a positive number with at most 4 decimals, a time in the future or
     without a time zone, and an empty source."""
+    _permission_require(actor, "issuance.add_goldprice", "record gold prices")
     try:
         price = Decimal(str(usd_per_oz).strip())
     except InvalidOperation as exc:
         raise InvalidInput(f"price '{usd_per_oz}' is not a number") from exc
-    if not price.is_finite() or price <= 0:
+    if not price.is_finite():
+        raise InvalidInput(f"price '{usd_per_oz}' is not a number")
+    if price <= 0:
         raise InvalidInput("the price must be above zero")
     if price.as_tuple().exponent < -4:  # type: ignore[operator]
         raise InvalidInput("the price has more than 4 decimals")
@@ -334,3 +351,70 @@ def reserve_snapshot_take(*, client: ChainClient) -> ReserveSnapshot:
         usd_per_oz=reserve.price.usd_per_oz if reserve.price else None, value_usd=reserve.value_usd,
         total_supply=reserve.total_supply, block_number=reserve.block_number,
     )
+
+
+# --- bar-list uploads (run by a worker, with progress) --------------------------------------
+
+def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: User) -> BarListImport:
+    """Store the uploaded list (with its SHA-256) and queue it for a worker after commit.
+
+    Refuses an empty file, and a target the actor may not add bars to; the worker then imports all
+    rows or none (bar_list_import_run)."""
+    if kind == ImportKind.DEPOSIT_BARS:
+        _permission_require(actor, "issuance.add_deposit", "record deposits")
+        target = {"deposit": Deposit.objects.get(pk=target_id)}
+    elif kind == ImportKind.AUDIT_COUNTS:
+        _auditor_require(target_id, actor)
+        target = {"audit": Audit.objects.get(pk=target_id)}
+    else:
+        raise InvalidInput(f"unknown bar list kind {kind}")
+    if upload is None or not getattr(upload, "size", 0):
+        raise InvalidInput("the bar list file is empty")
+    name, sha256 = file_store(upload=upload, folder="imports")
+    with transaction.atomic():
+        job = BarListImport.objects.create(kind=kind, file=name, sha256=sha256, created_by=actor, **target)
+        journal_record(action="file.uploaded", actor=actor, obj=job, data={"file": name, "sha256": sha256,
+                                                                          "kind": kind, "target": target_id})
+        transaction.on_commit(lambda: _bar_list_import_enqueue(job.pk))
+    return job
+
+
+def _bar_list_import_enqueue(job_id: int) -> None:
+    from .tasks import bar_list_import_task
+
+    bar_list_import_task.delay(job_id)
+
+
+def bar_list_import_run(*, job_id: int) -> BarListImport:
+    """Import a queued bar list: all rows or none; progress is visible while rows are checked."""
+    job = BarListImport.objects.get(pk=job_id)
+    if job.state != ImportState.QUEUED:
+        return job  # already taken (a redelivered message): nothing to do twice
+    transition_apply(model=BarListImport, pk=job.pk, transition="start", actor=job.created_by,
+                     check_permission=False)
+    with job.file.open("rb") as handle:
+        content = handle.read()
+
+    def progress(done: int, total: int) -> None:
+        BarListImport.objects.filter(pk=job.pk).update(rows_done=done, rows_total=total)
+
+    try:
+        if job.kind == ImportKind.DEPOSIT_BARS and job.deposit_id is not None:
+            saved = len(deposit_bars_import(deposit_id=job.deposit_id, content=content, actor=job.created_by,
+                                            progress=progress))
+        elif job.kind == ImportKind.AUDIT_COUNTS and job.audit_id is not None:
+            saved = audit_counts_import(audit_id=job.audit_id, content=content, actor=job.created_by,
+                                        progress=progress)
+        else:  # the check constraint makes this unreachable; refuse rather than guess
+            raise InvalidInput(f"bar list {job.pk} has no target")
+    except BarListInvalid as exc:
+        errors = exc.errors
+    except (InvalidInput, TransitionRefused) as exc:
+        errors = [str(exc)]
+    else:
+        return transition_apply(model=BarListImport, pk=job.pk, transition="succeed", actor=job.created_by,
+                                check_permission=False, params={"bars": saved, "at": timezone.now()},
+                                data={"bars": saved})
+    return transition_apply(model=BarListImport, pk=job.pk, transition="fail", actor=job.created_by,
+                            check_permission=False, params={"errors": errors[:1000], "at": timezone.now()},
+                            reason=f"{len(errors)} error(s)", data={"errors": len(errors)})

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from backoffice.chain.client import ChainUnavailable, chain_client
 
-from .services import reserve_snapshot_take
+from .services import bar_list_import_run, reserve_snapshot_take
 
 logger = logging.getLogger(__name__)
 
@@ -17,3 +17,10 @@ def reserve_snapshot_task() -> int:
     snapshot = reserve_snapshot_take(client=chain_client())
     logger.info("reserve-snapshot id=%s supply=%s", snapshot.pk, snapshot.total_supply)
     return snapshot.pk
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def bar_list_import_task(job_id: int) -> str:
+    job = bar_list_import_run(job_id=job_id)
+    logger.info("bar-list-import id=%s state=%s bars=%s", job.pk, job.state, job.bars_saved)
+    return str(job.state)

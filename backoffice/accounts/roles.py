@@ -26,7 +26,7 @@ _MULTISIG_READ = ["multisig.view_multisigtransaction", "multisig.view_confirmati
 
 _GOLD_READ = ["issuance.view_vault", "issuance.view_deposit", "issuance.view_bar", "issuance.view_audit",
               "issuance.view_auditcount", "issuance.view_discrepancy", "issuance.view_goldprice",
-              "issuance.view_reservesnapshot"]
+              "issuance.view_reservesnapshot", "issuance.view_barlistimport"]
 
 # "app_label.codename"; a permission of a model not built yet is skipped until it exists.
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -1,0 +1,106 @@
+"""Admin pages whose state-machine buttons run the services, never the raw transitions.
+
+django-fsm-2's admin integration draws one button per transition the user may take; here each
+button (and each transition form, uploads included) calls the service registered for it, so the
+row lock, the checks and the journal entry are the same as through the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+from django import forms, http
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.shortcuts import redirect, render
+from django_fsm.admin import FSMAdminMixin
+
+from backoffice.journal.services import TransitionRefused
+
+# (admin request, the object, the transition form's cleaned data) -> the object after the change
+TransitionService = Callable[[http.HttpRequest, Any, dict[str, Any]], Any]
+
+
+def actor(request: http.HttpRequest) -> User:
+    """The signed-in user of an admin request (admin views are never reached anonymously)."""
+    return cast(User, request.user)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the journal.")
+
+
+class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
+    fsm_fields = ["state"]
+    transition_services: dict[str, TransitionService] = {}
+    refusals: tuple[type[Exception], ...] = (TransitionRefused, ValueError)
+
+    def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return list(super().get_readonly_fields(request, obj))
+        return [f.name for f in self.model._meta.concrete_fields]
+
+    def has_change_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
+        # Nothing is edited in place: "change" means taking one of the transitions you are allowed.
+        if obj is None:
+            return super().has_change_permission(request, obj) or self._any_transition_permission(request)
+        return bool(list(obj.get_available_user_state_transitions(user=request.user)))
+
+    def _any_transition_permission(self, request: http.HttpRequest) -> bool:
+        app = self.model._meta.app_label
+        return any(request.user.has_perm(f"{app}.{codename}") for codename, _ in self.model._meta.permissions)
+
+    def has_delete_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: http.HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            return  # the change form holds no editable field; the transition runs in response_change
+        self.create_with_service(request, obj, form.cleaned_data)
+
+    def create_with_service(self, request: http.HttpRequest, obj: Any, data: dict[str, Any]) -> None:
+        raise PermissionDenied
+
+    def _apply_fsm_transition(self, *, obj: models.Model, transition_name: str, request: http.HttpRequest,
+                              kwargs: Any = None) -> bool:
+        service = self.transition_services.get(transition_name)
+        if service is None:
+            self.message_user(request, f"'{transition_name}' cannot be taken here", level=messages.ERROR)
+            return False
+        try:
+            service(request, obj, dict(kwargs or {}))
+        except self.refusals as exc:
+            self.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
+            return False
+        self.message_user(request, f"Done: {self.get_fsm_label_by_name(transition_name)}.", level=messages.SUCCESS)
+        return True
+
+    def get_fsm_label_by_name(self, name: str) -> str:
+        return name.replace("_", " ")
+
+    def fsm_transition_view(self, request: http.HttpRequest, object_id: str, transition_name: str,
+                            **kwargs: Any) -> http.HttpResponse:
+        """The transition's form (a reason, a file), with uploads passed through to the service."""
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise http.Http404
+        transition = self._get_fsm_transition_by_name(obj=obj, transition_name=transition_name)
+        if not transition.has_perm(obj, user=request.user):
+            raise PermissionDenied
+        form_class = self.get_fsm_transition_form(transition)
+        if form_class is None:
+            return http.HttpResponseBadRequest(f"{transition_name} takes no form")
+        form = form_class(data=request.POST or None, files=request.FILES or None)
+        if request.method == "POST" and form.is_valid() and self._apply_fsm_transition(
+            obj=obj, transition_name=transition_name, request=request, kwargs=form.cleaned_data
+        ):
+            meta = self.model._meta
+            return redirect(f"admin:{meta.app_label}_{meta.model_name}_change", object_id=obj.pk)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": obj,
+                   "transition": {"name": transition_name, "label": self.get_fsm_label(transition),
+                                  "help_text": self.get_help_text(transition)},
+                   "transition_form": form}
+        return render(request, "admin/fsm_transition_form.html", context)

@@ -1,0 +1,302 @@
+"""Each role sees exactly its transitions as buttons; managers read everything and change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms, http
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
+from backoffice.multisig.admin import ReadOnlyAdmin
+
+from . import services
+from .models import (
+    Audit,
+    AuditState,
+    Bar,
+    BarListImport,
+    Deposit,
+    DepositState,
+    Discrepancy,
+    GoldPrice,
+    ImportKind,
+    ImportState,
+    ReserveSnapshot,
+    Vault,
+)
+
+
+class ReceiptForm(forms.Form):
+    receipt = forms.FileField(help_text="The vault's signed receipt; its SHA-256 is kept with the deposit.")
+
+
+class ReportForm(forms.Form):
+    report = forms.FileField(help_text="The audit report; its SHA-256 is kept with the audit.")
+
+
+class BarListForm(forms.Form):
+    file = forms.FileField(help_text="CSV with the LBMA columns: Bar Number, Refiner, Year of Manufacture, "
+                                     "Gross Weight, Fineness, Fine Weight (optional). All rows or none are saved.")
+
+
+@admin.register(Vault)
+class VaultAdmin(admin.ModelAdmin):
+    list_display = ("name", "location")
+
+
+@admin.register(Deposit)
+class DepositAdmin(ServiceFSMAdmin):
+    list_display = ("reference", "depositor", "vault", "state", "bars_link", "created_at")
+    list_filter = ("state", "vault")
+    search_fields = ("reference", "depositor")
+    list_select_related = ("vault",)
+    fsm_forms = {"receive": ReceiptForm, "reject": ReasonForm, "release": ReasonForm}
+    transition_services = {
+        "receive": lambda r, o, d: services.deposit_receive(deposit_id=o.pk, receipt=d["receipt"], actor=actor(r)),
+        "verify": lambda r, o, d: services.deposit_verify(deposit_id=o.pk, actor=actor(r)),
+        "reject": lambda r, o, d: services.deposit_reject(deposit_id=o.pk, reason=d["reason"], actor=actor(r)),
+        "release": lambda r, o, d: services.deposit_release(deposit_id=o.pk, reason=d["reason"], actor=actor(r)),
+    }
+
+    def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["reference", "depositor", "vault"]
+        return ["reference", "depositor", "vault", "state", "created_by", "created_at", "receipt_document",
+                "receipt_sha256", "received_at", "verified_at", "audited_at", "rejection_reason", "bars_link",
+                "upload_link"]
+
+    def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
+        return [*super().get_readonly_fields(request, obj), "bars_link", "upload_link"] if obj else []
+
+    @admin.display(description="bars")
+    def bars_link(self, obj: Deposit) -> str:
+        url = reverse("admin:issuance_bar_changelist") + f"?deposit__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} bars</a>', url, obj.bars.count())
+
+    @admin.display(description="bar list")
+    def upload_link(self, obj: Deposit) -> str:
+        if obj.state != DepositState.DRAFT:
+            return "-"
+        url = reverse("admin:issuance_deposit_upload", args=[obj.pk])
+        return format_html('<a class="button" id="upload-bar-list" href="{}">Upload bar list</a>', url)
+
+    def create_with_service(self, request: http.HttpRequest, obj: Any, data: dict[str, Any]) -> None:
+        created = services.deposit_create(reference=data["reference"], depositor=data["depositor"],
+                                          vault=data["vault"], actor=actor(request))
+        obj.pk = created.pk
+
+    def get_urls(self) -> list[Any]:
+        return [path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="issuance_deposit_upload"),
+                *super().get_urls()]
+
+    def upload_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
+        return bar_list_upload(self, request, kind=ImportKind.DEPOSIT_BARS, target=get_object_or_404(Deposit, pk=pk))
+
+
+@admin.register(Audit)
+class AuditAdmin(ServiceFSMAdmin):
+    list_display = ("id", "vault", "as_of", "auditor", "firm", "state", "discrepancy_count")
+    list_filter = ("state", "vault")
+    list_select_related = ("vault", "auditor")
+    fsm_forms = {"dispute": ReasonForm}
+    transition_services = {
+        "start_fieldwork": lambda r, o, d: services.audit_start_fieldwork(audit_id=o.pk, actor=actor(r)),
+        "accept": lambda r, o, d: services.audit_accept(audit_id=o.pk, actor=actor(r)),
+        "dispute": lambda r, o, d: services.audit_dispute(audit_id=o.pk, reason=d["reason"], actor=actor(r)),
+    }
+
+    def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["vault", "as_of", "auditor", "firm"]
+        return ["vault", "as_of", "auditor", "firm", "state", "created_by", "report", "report_sha256",
+                "submitted_at", "concluded_at", "dispute_reason", "counts_summary", "discrepancy_list", "auditor_steps"]
+
+    def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
+        extra = ["counts_summary", "discrepancy_list", "auditor_steps"]
+        return [*super().get_readonly_fields(request, obj), *extra] if obj else []
+
+    def formfield_for_foreignkey(self, db_field: Any, request: http.HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "auditor":
+            kwargs["queryset"] = get_user_model().objects.filter(groups__name="auditor")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request: http.HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            def clean_as_of(self: forms.ModelForm[Audit]) -> Any:
+                as_of = self.cleaned_data["as_of"]
+                if as_of > timezone.localdate():
+                    raise forms.ValidationError("an audit cannot be as of a future date")
+                return as_of
+            form.clean_as_of = clean_as_of  # type: ignore[attr-defined]
+        return form
+
+    @admin.display(description="discrepancies")
+    def discrepancy_count(self, obj: Audit) -> int:
+        return obj.discrepancies.count()
+
+    @admin.display(description="counted bars")
+    def counts_summary(self, obj: Audit) -> str:
+        return f"{obj.counts.count()} bars counted"
+
+    @admin.display(description="discrepancies found")
+    def discrepancy_list(self, obj: Audit) -> str:
+        rows = [(d.get_kind_display(), d.refiner, d.serial, d.expected or "-", d.counted or "-")
+                for d in obj.discrepancies.all()[:200]]
+        if not rows:
+            return "none"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}: {} {} (books {}, counted {})</li>", rows))
+
+    @admin.display(description="auditor's steps")
+    def auditor_steps(self, obj: Audit) -> str:
+        if obj.state != AuditState.FIELDWORK:
+            return "-"
+        upload = reverse("admin:issuance_audit_upload", args=[obj.pk])
+        submit = reverse("admin:issuance_audit_submit", args=[obj.pk])
+        return format_html('<a class="button" id="upload-counts" href="{}">Upload counted bar list</a> '
+                           '<a class="button" id="submit-audit" href="{}">Submit report</a>', upload, submit)
+
+    def has_change_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.state == AuditState.FIELDWORK and obj.auditor_id == request.user.pk:
+            return True
+        return super().has_change_permission(request, obj)
+
+    def create_with_service(self, request: http.HttpRequest, obj: Any, data: dict[str, Any]) -> None:
+        created = services.audit_plan(vault=data["vault"], as_of=data["as_of"], auditor=data["auditor"],
+                                      firm=data["firm"], actor=actor(request))
+        obj.pk = created.pk
+
+    def get_urls(self) -> list[Any]:
+        return [path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="issuance_audit_upload"),
+                path("<int:pk>/submit/", self.admin_site.admin_view(self.submit_view), name="issuance_audit_submit"),
+                *super().get_urls()]
+
+    def upload_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
+        return bar_list_upload(self, request, kind=ImportKind.AUDIT_COUNTS, target=get_object_or_404(Audit, pk=pk))
+
+    def submit_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
+        audit = get_object_or_404(Audit, pk=pk)
+        form = ReportForm(data=request.POST or None, files=request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.audit_submit(audit_id=audit.pk, report=form.cleaned_data["report"], actor=actor(request))
+            except (services.TransitionRefused, ValueError) as exc:
+                self.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
+            else:
+                self.message_user(request, "Submitted; the count was compared with the books.")
+                return redirect("admin:issuance_audit_change", object_id=audit.pk)
+        return render(request, "admin/fsm_transition_form.html", {
+            **self.admin_site.each_context(request), "opts": Audit._meta, "original": audit,
+            "transition": {"label": "Submit report"}, "transition_form": form})
+
+
+def bar_list_upload(model_admin: admin.ModelAdmin[Any], request: http.HttpRequest, *, kind: str,
+                    target: Deposit | Audit) -> http.HttpResponse:
+    """Upload a bar list; a worker imports it and the job page shows its progress."""
+    form = BarListForm(data=request.POST or None, files=request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.bar_list_import_start(kind=kind, target_id=target.pk, upload=form.cleaned_data["file"],
+                                                 actor=actor(request))
+        except (services.TransitionRefused, ValueError) as exc:
+            model_admin.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
+        else:
+            return redirect("admin:issuance_barlistimport_change", object_id=job.pk)
+    return render(request, "admin/fsm_transition_form.html", {
+        **model_admin.admin_site.each_context(request), "opts": target._meta, "original": target,
+        "transition": {"label": "Upload bar list"}, "transition_form": form})
+
+
+@admin.register(BarListImport)
+class BarListImportAdmin(ReadOnlyAdmin):
+    list_display = ("id", "kind", "deposit", "audit", "state", "progress", "bars_saved", "created_by", "created_at")
+    list_filter = ("state", "kind")
+    fields = ("kind", "deposit", "audit", "file", "sha256", "state", "progress", "bars_saved", "error_list",
+              "created_by", "created_at", "finished_at")
+    readonly_fields = fields
+    change_form_template = "admin/issuance/barlistimport/change_form.html"
+
+    @admin.display(description="progress")
+    def progress(self, obj: BarListImport) -> str:
+        return format_html('<progress id="import-progress" max="100" value="{}"></progress> {} of {} rows checked',
+                           obj.percent, obj.rows_done, obj.rows_total or "?")
+
+    @admin.display(description="errors")
+    def error_list(self, obj: BarListImport) -> str:
+        if not obj.errors:
+            return "none"
+        items = format_html_join("", "<li>{}</li>", ((e,) for e in obj.errors[:500]))
+        return format_html('<ul id="import-errors">{}</ul>', items)
+
+    def change_view(self, request: http.HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> http.HttpResponse:
+        job = self.get_object(request, object_id)
+        running = job is not None and job.state in (ImportState.QUEUED, ImportState.RUNNING)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "refresh": running})
+
+
+@admin.register(Bar)
+class BarAdmin(ReadOnlyAdmin):
+    list_display = ("refiner", "serial", "year", "gross_oz", "fineness", "fine_oz", "vault", "deposit", "audited")
+    list_filter = ("vault", "refiner", "deposit__state")
+    search_fields = ("serial", "refiner", "deposit__reference")
+    list_select_related = ("vault", "deposit")
+    list_per_page = 100
+
+    @admin.display(boolean=True)
+    def audited(self, obj: Bar) -> bool:
+        return obj.is_audited
+
+
+@admin.register(Discrepancy)
+class DiscrepancyAdmin(ReadOnlyAdmin):
+    list_display = ("audit", "kind", "refiner", "serial", "expected", "counted")
+    list_filter = ("kind",)
+
+
+class GoldPriceForm(forms.ModelForm):  # noqa: DJ008
+    class Meta:
+        model = GoldPrice
+        fields = ["usd_per_oz", "source", "as_of"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        price, as_of = data.get("usd_per_oz"), data.get("as_of")
+        if price is not None and price <= 0:
+            self.add_error("usd_per_oz", "the price must be above zero")
+        if as_of is not None and as_of > timezone.now():
+            self.add_error("as_of", "the price time is in the future")
+        return data
+
+
+@admin.register(GoldPrice)
+class GoldPriceAdmin(admin.ModelAdmin):
+    form = GoldPriceForm
+    list_display = ("as_of", "usd_per_oz", "source", "entered_by", "created_at")
+    list_select_related = ("entered_by",)
+
+    def has_change_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: http.HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:
+            raise PermissionDenied
+        created = services.gold_price_record(usd_per_oz=form.cleaned_data["usd_per_oz"],
+                                             source=form.cleaned_data["source"], as_of=form.cleaned_data["as_of"],
+                                             actor=actor(request))
+        obj.pk = created.pk
+
+
+@admin.register(ReserveSnapshot)
+class ReserveSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ("taken_at", "audited_oz", "pending_oz", "usd_per_oz", "value_usd", "total_supply", "block_number")

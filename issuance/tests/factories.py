@@ -1,0 +1,102 @@
+"""Test data made through the real services, so state machines and the journal are exercised."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+
+from issuance import services
+from issuance.models import Audit, Deposit, Vault
+
+
+class VaultFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Vault
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Vault {n}")
+    location = "Zurich"
+
+
+def user_with_role(role: str, username: str | None = None) -> User:
+    user = get_user_model().objects.create_user(username or f"{role}-{Group.objects.count()}-{timezone.now():%f}",
+                                                password="x" * 12, is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def bar_csv(bars: list[tuple[str, str, str, str]], *, refiner: str = "Valcambi") -> str:
+    """bars: (serial, gross_oz, fineness, fine_oz or '') rows of an LBMA-style list."""
+    lines = ["Bar Number,Refiner,Year of Manufacture,Gross Weight,Fineness,Fine Weight"]
+    lines += [f"{serial},{refiner},2024,{gross},{fineness},{fine}" for serial, gross, fineness, fine in bars]
+    return "\n".join(lines) + "\n"
+
+
+def upload(name: str = "receipt.pdf", content: bytes = b"%PDF-1.4 signed receipt") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="application/pdf")
+
+
+def deposit_make(*, operator: User, vault: Vault, reference: str, csv: str) -> Deposit:
+    deposit = services.deposit_create(reference=reference, depositor="Gold Refinery SA", vault=vault, actor=operator)
+    services.deposit_bars_import(deposit_id=deposit.pk, content=csv, actor=operator)
+    return deposit
+
+
+def deposit_verified(*, operator: User, custodian: User, vault: Vault, reference: str, csv: str) -> Deposit:
+    deposit = deposit_make(operator=operator, vault=vault, reference=reference, csv=csv)
+    services.deposit_receive(deposit_id=deposit.pk, receipt=upload(f"{reference}.pdf", reference.encode()),
+                             actor=custodian)
+    return services.deposit_verify(deposit_id=deposit.pk, actor=custodian)
+
+
+def audit_submitted(*, operator: User, auditor: User, vault: Vault, counts_csv: str,
+                    as_of: date | None = None) -> Audit:
+    audit = services.audit_plan(vault=vault, as_of=as_of or timezone.localdate(), auditor=auditor,
+                                firm="Independent Assay LLP", actor=operator)
+    services.audit_start_fieldwork(audit_id=audit.pk, actor=auditor)
+    services.audit_counts_import(audit_id=audit.pk, content=counts_csv, actor=auditor)
+    return services.audit_submit(audit_id=audit.pk, report=upload("report.pdf", b"%PDF audit report"), actor=auditor)
+
+
+def price_record(*, operator: User, usd_per_oz: str, minutes_ago: int = 1) -> None:
+    services.gold_price_record(usd_per_oz=Decimal(usd_per_oz), source="LBMA PM",
+                               as_of=timezone.now() - timedelta(minutes=minutes_ago), actor=operator)
+
+
+def issue_on_chain(*, amount: int, recipient: str) -> None:
+    """Put `amount` base units on chain through the issuance multisig: 3 owner signatures, then the
+    broadcaster and follower services run here (the Celery worker path is proven in test_spine)."""
+    from eth_account import Account
+
+    from backoffice.chain.client import chain_client
+    from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+    from backoffice.chain.selectors import deployment_get
+    from backoffice.multisig.models import Multisig, TxState
+    from backoffice.multisig.services import (
+        confirmation_add,
+        multisig_transaction_broadcast,
+        multisig_transaction_follow,
+        multisig_transaction_propose,
+        safe_tx_of,
+    )
+
+    client, token = chain_client(), deployment_get().token
+    tx = multisig_transaction_propose(
+        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", recipient, amount),
+        decoded={"function": "issue", "to": recipient, "amount": str(amount)},
+        actor=get_user_model().objects.get(username="operator"),
+    )
+    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
+    for n in (1, 2, 3):
+        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
+        owner = get_user_model().objects.get(username=f"owner{n}")
+        confirmation_add(client=client, transaction_id=tx.pk, signature=signature, actor=owner)
+    multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+    settled = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    assert settled.state == TxState.EXECUTED, settled.failure_reason
