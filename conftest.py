@@ -152,6 +152,7 @@ def celery_worker(chain_session: ChainFixture, tmp_path_factory: pytest.TempPath
         "CHAIN_ID": str(settings.CHAIN_ID),
         "CHAIN_CONFIRMATIONS": str(settings.CHAIN_CONFIRMATIONS),
         "RELAYER_PRIVATE_KEY_FILE": str(chain_session.relayer_key_file),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     log = log_path.open("w")

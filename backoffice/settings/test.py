@@ -1,6 +1,8 @@
 """Tests: the real parts. PostgreSQL and Redis on this machine unless the environment says otherwise."""
 
 import os
+import tempfile
+from pathlib import Path
 
 from .base import *  # noqa: F403
 from .base import env
@@ -13,5 +15,7 @@ if not CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default=f"test-{os.getpid()}")
 # Results let a test wait for a task it sent; tasks still ignore results unless asked per call.
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+# Uploads of a test run go to a directory of its own; the worker is told the same directory.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="usdkg-test-media-")))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; never outside tests
 DEBUG = False

@@ -24,7 +24,7 @@ def _buttons(page: str) -> set[str]:
 
 @pytest.fixture
 def people(roles):
-    return {role: user_with_role(role, username=role) for role in Role.ALL}
+    return {role: user_with_role(role, username=f"{role}-user") for role in Role.ALL}
 
 
 @pytest.fixture
@@ -87,7 +87,8 @@ def test_a_refused_transition_shows_why_and_changes_nothing(client, people, depo
 def test_an_operator_creates_a_deposit_through_the_service(client, people):
     vault = VaultFactory(name="Singapore")
     client.force_login(people[Role.OPERATOR])
-    response = client.post("/admin/issuance/deposit/add/", {"reference": "ADM-2", "depositor": "Mint", "vault": vault.pk})
+    response = client.post("/admin/issuance/deposit/add/",
+                           {"reference": "ADM-2", "depositor": "Mint", "vault": vault.pk})
     assert response.status_code == 302
     created = Deposit.objects.get(reference="ADM-2")
     assert created.created_by == people[Role.OPERATOR]

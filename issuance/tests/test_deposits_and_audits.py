@@ -30,7 +30,7 @@ BARS = [("A100", "400.000", "999.9", ""), ("A101", "401.250", "999.5", ""), ("A1
 
 @pytest.fixture
 def people(roles):
-    return {role: user_with_role(role, username=role) for role in Role.ALL}
+    return {role: user_with_role(role, username=f"{role}-user") for role in Role.ALL}
 
 
 @pytest.fixture

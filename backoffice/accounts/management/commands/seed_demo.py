@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from backoffice.accounts.services import demo_seed
+from backoffice.accounts.services import demo_gold_seed, demo_seed
 from backoffice.chain.devkeys import RELAYER_INDEX, dev_account
 
 
@@ -16,6 +16,9 @@ class Command(BaseCommand):
             raise CommandError("seed_demo binds signers to PUBLIC test keys: refused unless CHAIN_IS_LOCAL is on")
         seeded = demo_seed()
         self._relayer_key_write()
+        bars = demo_gold_seed()
+        if bars:
+            self.stdout.write(f"Demo gold: 3 audited deposits ({bars} bars), an accepted audit, a gold price")
         created = [s for s in seeded if s.password]
         credentials = Path(settings.VAR_DIR) / "demo-logins.txt"
         if created:
