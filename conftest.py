@@ -208,3 +208,27 @@ def roles(db: None) -> None:
     from backoffice.accounts.roles import roles_sync
 
     roles_sync()
+
+
+@pytest.fixture
+def gold_backing(chain: ChainFixture) -> object:
+    """Audited gold worth about 10.6 million USD and a price, so issues fit the reserve headroom."""
+    import uuid
+
+    from django.contrib.auth import get_user_model
+
+    from issuance import services
+    from issuance.tests.factories import VaultFactory, audit_submitted, bar_csv, deposit_verified, price_record
+
+    users = get_user_model().objects
+    operator, custodian, auditor = (users.get(username=n) for n in ("operator", "custodian", "auditor"))
+    tag = uuid.uuid4().hex[:6]
+    rows = [(f"GB{tag}{i:02d}", "400.000", "999.9", "") for i in range(10)]
+    vault = VaultFactory(name=f"Backing vault {tag}")
+    deposit = deposit_verified(operator=operator, custodian=custodian, vault=vault, reference=f"GB-{tag}",
+                               csv=bar_csv(rows))
+    audit = audit_submitted(operator=operator, auditor=auditor, vault=vault, counts_csv=bar_csv(rows))
+    services.audit_accept(audit_id=audit.pk, actor=auditor)
+    price_record(operator=operator, usd_per_oz="2650.0000")
+    deposit.refresh_from_db()
+    return deposit

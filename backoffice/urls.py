@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = "USDKG back-office"
@@ -8,6 +8,8 @@ admin.site.index_title = "Home"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("issuance.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("issuance.public.urls")),
 ]

@@ -42,13 +42,20 @@ def audit_last_accepted() -> Audit | None:
     return Audit.objects.filter(state=AuditState.ACCEPTED).select_related("vault").order_by("-as_of", "-id").first()
 
 
-def pending_issue_total() -> int:
-    """Base units of issue transactions on the issuance multisig not yet executed (nor failed)."""
+def pending_issue_total(*, exclude_transaction_id: int | None = None, exclude_proposal_id: int | None = None) -> int:
+    """Base units that may still be issued by what is already asked: issue transactions on the
+    issuance multisig not yet executed (nor failed, cancelled, rejected) and issue drafts."""
+    from .models import OwnerProposal, ProposalKind, ProposalState
+
     total = 0
     for decoded in MultisigTransaction.objects.filter(
         multisig=Multisig.ISSUANCE, state__in=PENDING_TX_STATES, decoded__function="issue"
-    ).values_list("decoded", flat=True):
+    ).exclude(pk=exclude_transaction_id).values_list("decoded", flat=True):
         total += int(decoded["amount"])
+    drafts = OwnerProposal.objects.filter(kind=ProposalKind.ISSUE, state=ProposalState.DRAFT)
+    if exclude_proposal_id is not None:
+        drafts = drafts.exclude(pk=exclude_proposal_id)
+    total += int(drafts.aggregate(t=Sum("amount"))["t"] or 0)
     return total
 
 
@@ -78,7 +85,9 @@ def headroom_compute(*, value_usd: Decimal, ratio: Decimal, supply: int, pending
     return max(0, int(backing) - supply - pending)
 
 
-def reserve_get(*, client: ChainClient) -> Reserve:
+def reserve_get(
+    *, client: ChainClient, exclude_transaction_id: int | None = None, exclude_proposal_id: int | None = None
+) -> Reserve:
     """The reserve now: audited gold valued at the latest price, against the on-chain supply."""
     deployment = deployment_get()
     block = client.block_number()
@@ -87,7 +96,8 @@ def reserve_get(*, client: ChainClient) -> Reserve:
     price = gold_price_latest()
     value = audited * price.usd_per_oz if price else Decimal(0)
     ratio = settings.COLLATERAL_RATIO
-    pending_issue = pending_issue_total()
+    pending_issue = pending_issue_total(exclude_transaction_id=exclude_transaction_id,
+                                        exclude_proposal_id=exclude_proposal_id)
     return Reserve(
         audited_oz=audited, pending_oz=pending_oz, price=price, value_usd=value, collateral_ratio=ratio,
         total_supply=supply, pending_issue=pending_issue,

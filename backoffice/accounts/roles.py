@@ -26,14 +26,15 @@ _MULTISIG_READ = ["multisig.view_multisigtransaction", "multisig.view_confirmati
 
 _GOLD_READ = ["issuance.view_vault", "issuance.view_deposit", "issuance.view_bar", "issuance.view_audit",
               "issuance.view_auditcount", "issuance.view_discrepancy", "issuance.view_goldprice",
-              "issuance.view_reservesnapshot", "issuance.view_barlistimport"]
+              "issuance.view_reservesnapshot", "issuance.view_barlistimport", "issuance.view_ownerproposal",
+              "issuance.view_proposalbacking"]
 
 # "app_label.codename"; a permission of a model not built yet is skipped until it exists.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OWNER: [*_MULTISIG_READ, *_GOLD_READ],
     Role.COMPLIANCE_OFFICER: [*_MULTISIG_READ],
     Role.OPERATOR: [*_MULTISIG_READ, *_GOLD_READ, "issuance.add_deposit", "issuance.add_audit",
-                    "issuance.add_goldprice"],
+                    "issuance.add_goldprice", "issuance.propose_ownerproposal"],
     Role.CUSTODIAN: ["chain.view_deployment", *_GOLD_READ, "issuance.receive_deposit", "issuance.verify_deposit",
                      "issuance.reject_deposit", "issuance.release_deposit"],
     Role.AUDITOR: ["chain.view_deployment", *_GOLD_READ, "issuance.conduct_audit"],

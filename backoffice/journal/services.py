@@ -101,6 +101,16 @@ def journal_record(
     return entry
 
 
+def _refusal_reason(method: Any, transition: str, state: str) -> str:
+    """Say which rule refused: the state, or a condition (named by its docstring's first line)."""
+    meta = method._django_fsm
+    if not meta.has_transition(state):
+        return f"{transition.replace('_', ' ')} is not allowed from state '{state}'"
+    failed = [c for c in meta.get_transition(state).conditions if not c(method.__self__)]
+    named = [((c.__doc__ or c.__name__).strip().splitlines()[0]) for c in failed]
+    return f"{transition.replace('_', ' ')} needs: {'; '.join(named)}"
+
+
 def _state_field_name(model: type[models.Model]) -> str:
     for field in model._meta.concrete_fields:
         if isinstance(field, FSMFieldMixin):
@@ -136,7 +146,7 @@ def transition_apply(
         state_field = _state_field_name(model)
         before = getattr(instance, state_field)
         if not can_proceed(method):
-            raise TransitionRefused(f"{transition} is not allowed from state '{before}'")
+            raise TransitionRefused(_refusal_reason(method, transition, before))
         if check_permission and (actor is None or not has_transition_perm(method, actor)):
             raise TransitionRefused(f"you may not {transition.replace('_', ' ')} this {model._meta.verbose_name}")
         snapshot = _snapshot(instance)

@@ -37,6 +37,12 @@ class TxState(models.TextChoices):
     EXECUTED = "executed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+# States in which a transaction still holds its nonce (may yet be executed).
+LIVE_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED,
+               TxState.EXECUTED)
 
 
 class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
@@ -53,6 +59,14 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     safe_tx_hash = models.CharField(max_length=66, unique=True)
     threshold = models.PositiveSmallIntegerField()
     decoded = models.JSONField(default=dict, blank=True)  # the call for humans: function and arguments
+    # A rejection burns a nonce with an empty call to the multisig itself, so a cancelled,
+    # already-signed transaction can never run and later nonces are not stuck behind it.
+    replaces = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="rejections")
+    cancel_reason = models.TextField(blank=True)
+    # When the relayer transaction was last (re)signed: a stuck one is replaced after a while.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Hashes of relayer transactions this one replaced (same relayer nonce): any of them may be mined.
+    previous_tx_hashes = models.JSONField(default=list, blank=True)
     state = FSMField(default=TxState.AWAITING_SIGNATURES, choices=TxState.choices, protected=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -73,7 +87,7 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["safe_address", "nonce"],
-                condition=~models.Q(state__in=["cancelled", "failed"]),
+                condition=~models.Q(state__in=["cancelled", "failed", "rejected"]),
                 name="multisig_tx_one_live_per_nonce",
             ),
             # Two broadcasts can never claim the same relayer nonce, whatever the race.
@@ -91,6 +105,7 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         return self.confirmations.count()
 
     def has_threshold(self) -> bool:
+        """the threshold of valid signatures"""
         return self.confirmations_count() >= self.threshold
 
     # django-fsm-2 types conditions as taking any Model; ours needs this model's confirmations.
@@ -100,9 +115,21 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         """Enough valid confirmations are stored."""
 
     @transition(field=state, source=TxState.APPROVED, target=TxState.BROADCASTING)
-    def broadcast(self, *, relayer_address: str, relayer_nonce: int, tx_hash: str, raw: bytes) -> None:
+    def broadcast(self, *, relayer_address: str, relayer_nonce: int, tx_hash: str, raw: bytes,
+                  at: datetime) -> None:
         self.relayer_address, self.relayer_nonce = relayer_address, relayer_nonce
-        self.relayer_tx_hash, self.relayer_raw_tx = tx_hash, raw
+        self.relayer_tx_hash, self.relayer_raw_tx, self.sent_at = tx_hash, raw, at
+
+    @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.SUBMITTED)
+    def replace_relayer_tx(self, *, tx_hash: str, raw: bytes, at: datetime) -> None:
+        """Same relayer nonce, higher fees: whichever of the two is mined settles the transaction."""
+        self.previous_tx_hashes = [*self.previous_tx_hashes, self.relayer_tx_hash]
+        self.relayer_tx_hash, self.relayer_raw_tx, self.sent_at = tx_hash, raw, at
+
+    @transition(field=state, source=TxState.EXECUTED, target=TxState.SUBMITTED)
+    def reorg(self) -> None:
+        """The block that held the receipt is no longer canonical: follow the transaction again."""
+        self.block_number, self.block_hash, self.gas_used, self.executed_at = None, "", None, None
 
     @transition(field=state, source=TxState.BROADCASTING, target=TxState.SUBMITTED)
     def submit(self) -> None:
@@ -120,9 +147,15 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         self.failure_reason = reason
         self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
 
-    @transition(field=state, source=TxState.AWAITING_SIGNATURES, target=TxState.CANCELLED)
-    def cancel(self) -> None:
-        """Withdrawn before approval."""
+    @transition(field=state, source=[TxState.AWAITING_SIGNATURES, TxState.APPROVED], target=TxState.CANCELLED)
+    def cancel(self, *, reason: str) -> None:
+        """Withdrawn before it was sent."""
+        self.cancel_reason = reason
+
+    @transition(field=state, source=TxState.AWAITING_SIGNATURES, target=TxState.REJECTED)
+    def reject(self, *, reason: str) -> None:
+        """An owner refused it before approval."""
+        self.cancel_reason = reason
 
 
 class Confirmation(models.Model):

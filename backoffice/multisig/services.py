@@ -8,18 +8,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from backoffice.chain.addresses import address_require_checksummed
-from backoffice.chain.client import ChainClient, ChainError, relayer_account
+from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable, relayer_account
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover, signatures_pack
 from backoffice.chain.selectors import deployment_get
-from backoffice.journal.services import journal_record, transition_apply
+from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
-from .models import Confirmation, Multisig, MultisigTransaction, Signer, TxState
+from .models import LIVE_STATES, Confirmation, Multisig, MultisigTransaction, Signer, TxState
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +74,7 @@ def multisig_transaction_propose(
     safe = _safe_address(multisig)
     chain_nonce, threshold = client.safe_nonce(safe), client.safe_threshold(safe)
     with transaction.atomic():
-        live = MultisigTransaction.objects.filter(safe_address=safe).exclude(
-            state__in=[TxState.CANCELLED, TxState.FAILED]
-        )
+        live = MultisigTransaction.objects.filter(safe_address=safe, state__in=LIVE_STATES)
         queued = live.aggregate(m=Max("nonce"))["m"]
         nonce = max(chain_nonce, (queued + 1) if queued is not None else 0)
         safe_tx = SafeTx(to=to, value=value, data=data, operation=0, nonce=nonce)
@@ -111,6 +111,8 @@ def confirmation_add(
     signer = Signer.objects.filter(user_id=actor.pk, multisig=tx.multisig).first()
     if signer is None:
         raise _refuse(tx, actor, f"you are not a signer of the {tx.multisig} multisig")
+    if settings.MULTISIG_FOUR_EYES and tx.multisig == Multisig.ISSUANCE and tx.created_by_id == actor.pk:
+        raise _refuse(tx, actor, "you proposed this transaction; another owner must sign it (four eyes)")
     if owner != signer.address:
         raise _refuse(tx, actor, f"the signature is by {owner}, not by your bound address {signer.address} "
                                  "(wrong account, or signed for another transaction or chain)")
@@ -146,76 +148,204 @@ def multisig_transaction_schedule(*, transaction_id: int) -> None:
     transaction.on_commit(lambda: multisig_transaction_broadcast_task.delay(transaction_id))
 
 
+class GuardRefused(Exception):
+    """A pre-broadcast guard (e.g. the collateral guard) refuses to let the transaction be sent."""
+
+
+def _guards_run(tx: MultisigTransaction, client: ChainClient) -> None:
+    """Guards named in settings.MULTISIG_GUARDS, so apps add rules without the kernel knowing them."""
+    for path in settings.MULTISIG_GUARDS:
+        import_string(path)(transaction=tx, client=client)
+
+
 def multisig_transaction_broadcast(*, client: ChainClient, transaction_id: int) -> MultisigTransaction:
     """Put an approved transaction on chain exactly once.
 
-    Signs execTransaction with the relayer key (estimating gas simulates it: a call that would
-    fail is marked failed, nothing sent), stores the raw transaction and its hash, commits, and
-    only then sends those bytes. Called again, it re-sends the stored bytes and never signs anew.
-    Refuses a transaction that is not approved (e.g. below threshold): nothing is sent.
+    Checks the multisig nonce (an earlier one pending: ChainError, try later), runs the guards
+    (refused: failed, nothing sent), signs execTransaction with the relayer key (estimating gas
+    simulates it: a failing call is marked failed, nothing sent), stores the raw transaction and
+    its hash, commits, and only then sends those bytes. Called again, it re-sends the stored bytes
+    and never signs anew. A transaction that is not approved (e.g. below threshold) is left alone.
     """
     tx = MultisigTransaction.objects.get(pk=transaction_id)
     if tx.state == TxState.APPROVED:
         tx = _broadcast_prepare(client=client, tx=tx)
     if tx.state != TxState.BROADCASTING:
-        return tx  # already sent, finished, or not approved: nothing to send
+        return tx  # already sent, finished, refused or not approved: nothing to send
     client.raw_send(bytes(tx.relayer_raw_tx or b""))
     return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="submit", actor=None,
                             check_permission=False, data={"relayer_tx_hash": tx.relayer_tx_hash})
 
 
+def _fail(tx: MultisigTransaction, reason: str, **facts: Any) -> MultisigTransaction:
+    return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
+                            check_permission=False, reason=reason, data=facts, params={**facts, "reason": reason})
+
+
+def _relayer_nonce(client: ChainClient, relayer: str) -> int:
+    """The relayer's next nonce: past both its pending transactions on the node and those we signed."""
+    used = MultisigTransaction.objects.filter(relayer_address=relayer).aggregate(m=Max("relayer_nonce"))["m"]
+    return max(client.account_nonce(relayer), (used + 1) if used is not None else 0)
+
+
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
     chain_nonce = client.safe_nonce(tx.safe_address)
     if chain_nonce > tx.nonce:
-        reason = f"nonce {tx.nonce} was used on chain by another transaction (multisig nonce is now {chain_nonce})"
-        return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                                check_permission=False, reason=reason, params={"reason": reason})
+        return _fail(tx, f"nonce {tx.nonce} was used on chain by another transaction "
+                         f"(the multisig nonce is now {chain_nonce})")
     if chain_nonce < tx.nonce:
         raise ChainError(f"multisig nonce is {chain_nonce}: transaction #{tx.nonce} waits for earlier ones")
+    try:
+        _guards_run(tx, client)
+    except GuardRefused as exc:
+        return _fail(tx, f"refused before sending: {exc}")
     signatures = signatures_pack({c.owner_address: bytes(c.signature) for c in tx.confirmations.all()})
     data = client.exec_transaction_data(safe=tx.safe_address, tx=safe_tx_of(tx), signatures=signatures)
     relayer = relayer_account()
-    used = MultisigTransaction.objects.filter(relayer_address=relayer.address).aggregate(m=Max("relayer_nonce"))["m"]
-    chain_count = client.account_nonce(relayer.address)
-    nonce = max(chain_count, (used + 1) if used is not None else 0)
     try:
-        signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": data}, nonce=nonce)
+        signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": data},
+                                         nonce=_relayer_nonce(client, relayer.address))
+    except ChainUnavailable:
+        raise
     except ChainError as exc:
-        reason = f"simulation failed: {exc}"
-        return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                                check_permission=False, reason=reason, params={"reason": reason})
+        return _fail(tx, f"simulation failed: {exc}")
     return transition_apply(
         model=MultisigTransaction, pk=tx.pk, transition="broadcast", actor=None, check_permission=False,
         params={"relayer_address": relayer.address, "relayer_nonce": signed.nonce, "tx_hash": signed.tx_hash,
-                "raw": signed.raw},
+                "raw": signed.raw, "at": timezone.now()},
         data={"relayer_tx_hash": signed.tx_hash, "relayer_nonce": signed.nonce},
     )
 
 
+def _receipt_find(client: ChainClient, tx: MultisigTransaction) -> dict[str, Any] | None:
+    for tx_hash in [tx.relayer_tx_hash, *reversed(tx.previous_tx_hashes)]:
+        receipt = client.receipt(tx_hash)
+        if receipt is not None and receipt.get("blockNumber") is not None:
+            return receipt
+    return None
+
+
 def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, confirmations: int) -> MultisigTransaction:
-    """Settle a submitted transaction from its receipt once it is `confirmations` blocks deep.
+    """Settle a sent transaction from its receipt once it is `confirmations` blocks deep.
 
     `executed` needs status 1 and the multisig's ExecutionSuccess for this safeTxHash; a revert or
-    ExecutionFailure is `failed` with the reason. Returns the row unchanged while not yet final.
+    ExecutionFailure is `failed` with the reason. No receipt yet: the stored bytes are re-sent (a
+    receipt lost to a reorg brings the transaction back to the pool), and a transaction waiting
+    longer than MULTISIG_STUCK_SECONDS is replaced at the same relayer nonce with higher fees.
+    Returns the row unchanged while not final.
     """
     tx = MultisigTransaction.objects.get(pk=transaction_id)
     if tx.state not in (TxState.BROADCASTING, TxState.SUBMITTED):
         return tx
-    receipt = client.receipt(tx.relayer_tx_hash)
-    if receipt is None or receipt.get("blockNumber") is None:
-        if tx.state == TxState.BROADCASTING or receipt is None:
-            client.raw_send(bytes(tx.relayer_raw_tx or b""))  # the same bytes: harmless if known
+    receipt = _receipt_find(client, tx)
+    if receipt is None:
+        if _is_stuck(tx):
+            return _relayer_tx_replace(client=client, tx=tx)
+        client.raw_send(bytes(tx.relayer_raw_tx or b""))  # the same bytes: harmless if known
         return tx
     block = int(receipt["blockNumber"])
     if client.block_number() - block + 1 < confirmations:
         return tx
     facts: dict[str, Any] = {"block_number": block, "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
-             "gas_used": int(receipt["gasUsed"])}
+                             "gas_used": int(receipt["gasUsed"])}
     success = [e for e in client.events(contract_name="SafeL2", address=tx.safe_address, event="ExecutionSuccess",
                                         receipt=receipt) if "0x" + bytes(e["txHash"]).hex() == tx.safe_tx_hash]
     if receipt["status"] == 1 and success:
         return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="execute", actor=None,
                                 check_permission=False, data=facts, params={**facts, "executed_at": timezone.now()})
     reason = "the multisig reported ExecutionFailure" if receipt["status"] == 1 else "the transaction reverted"
-    return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                            check_permission=False, reason=reason, data=facts, params={**facts, "reason": reason})
+    return _fail(tx, reason, **facts)
+
+
+def _is_stuck(tx: MultisigTransaction) -> bool:
+    return tx.sent_at is not None and (timezone.now() - tx.sent_at).total_seconds() > settings.MULTISIG_STUCK_SECONDS
+
+
+def _relayer_tx_replace(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
+    """Re-sign the same call at the same relayer nonce with fees 25 % higher, store it, then send it."""
+    signatures = signatures_pack({c.owner_address: bytes(c.signature) for c in tx.confirmations.all()})
+    data = client.exec_transaction_data(safe=tx.safe_address, tx=safe_tx_of(tx), signatures=signatures)
+    bump = 25 * (len(tx.previous_tx_hashes) + 1)
+    signed = client.transaction_sign(account=relayer_account(), tx={"to": tx.safe_address, "data": data},
+                                     nonce=tx.relayer_nonce, fee_bump_percent=bump)
+    tx = transition_apply(model=MultisigTransaction, pk=tx.pk, transition="replace_relayer_tx", actor=None,
+                          check_permission=False, reason=f"stuck: replaced with fees +{bump} %",
+                          params={"tx_hash": signed.tx_hash, "raw": signed.raw, "at": timezone.now()},
+                          data={"relayer_tx_hash": signed.tx_hash, "replaced": tx.relayer_tx_hash})
+    client.raw_send(signed.raw)
+    return tx
+
+
+def multisig_transaction_reorg_check(*, client: ChainClient, transaction_id: int) -> MultisigTransaction:
+    """An executed transaction whose block is no longer canonical goes back to `submitted`."""
+    tx = MultisigTransaction.objects.get(pk=transaction_id)
+    if tx.state != TxState.EXECUTED or tx.block_number is None:
+        return tx
+    try:
+        canonical = client.block_hash(tx.block_number)
+    except Exception:  # noqa: BLE001 - a block beyond the head is as gone as a replaced one
+        canonical = ""
+    if canonical == tx.block_hash:
+        return tx
+    return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="reorg", actor=None,
+                            check_permission=False, reason=f"block {tx.block_number} is no longer canonical",
+                            data={"block_hash": tx.block_hash, "canonical": canonical})
+
+
+def multisig_transaction_cancel(
+    *, client: ChainClient, transaction_id: int, reason: str, actor: User
+) -> MultisigTransaction | None:
+    """Withdraw a transaction before it is sent. Returns the rejection transaction, if one is needed.
+
+    A transaction that may already carry enough valid signatures (approved), or whose nonce later
+    transactions depend on, is replaced by a rejection: an empty call at the same nonce for the
+    owners to sign, so the old signatures can never be used and the queue never jams.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    with transaction.atomic():
+        tx = MultisigTransaction.objects.select_for_update().get(pk=transaction_id)
+        later = MultisigTransaction.objects.filter(safe_address=tx.safe_address, nonce__gt=tx.nonce,
+                                                   state__in=LIVE_STATES).exists()
+        needs_rejection = tx.state == TxState.APPROVED or later
+        transition_apply(model=MultisigTransaction, pk=tx.pk, transition="cancel", actor=actor,
+                         check_permission=False, reason=reason, params={"reason": reason})
+        if not needs_rejection:
+            return None
+        safe_tx = SafeTx(to=tx.safe_address, value=0, data=b"", operation=0, nonce=tx.nonce)
+        rejection = MultisigTransaction.objects.create(
+            multisig=tx.multisig, safe_address=tx.safe_address, chain_id=tx.chain_id, to=tx.safe_address, value=0,
+            data=b"", operation=0, nonce=tx.nonce, threshold=tx.threshold, replaces=tx, created_by=actor,
+            decoded={"function": "rejection", "replaces": tx.safe_tx_hash, "nonce": tx.nonce},
+            safe_tx_hash="0x" + safe_tx.safe_tx_hash(chain_id=tx.chain_id, safe_address=tx.safe_address).hex(),
+        )
+        journal_record(action="multisig.rejection_proposed", actor=actor, obj=rejection, state_after=rejection.state,
+                       reason=reason, data={"replaces": tx.safe_tx_hash, "nonce": tx.nonce})
+    return rejection
+
+
+def multisig_transaction_reject(*, transaction_id: int, reason: str, actor: User) -> MultisigTransaction:
+    """A signer of the multisig refuses a transaction awaiting signatures (reason required)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValueError("a reason is required")
+    tx = MultisigTransaction.objects.get(pk=transaction_id)
+    if not Signer.objects.filter(user_id=actor.pk, multisig=tx.multisig).exists():
+        raise TransitionRefused(f"only a signer of the {tx.multisig} multisig may reject it")
+    return transition_apply(model=MultisigTransaction, pk=transaction_id, transition="reject", actor=actor,
+                            check_permission=False, reason=reason, params={"reason": reason})
+
+
+def multisig_transactions_unsettled() -> list[int]:
+    """Ids the periodic sweep re-queues: approved but unsent, or sent but not settled."""
+    return list(MultisigTransaction.objects.filter(
+        state__in=[TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED]).order_by("nonce", "pk")
+        .values_list("pk", flat=True))
+
+
+def multisig_transactions_recently_executed(*, client: ChainClient, depth: int) -> list[int]:
+    """Executed within the last `depth` blocks: still worth a reorg check."""
+    head = client.block_number()
+    return list(MultisigTransaction.objects.filter(state=TxState.EXECUTED, block_number__gte=max(head - depth, 0))
+                .values_list("pk", flat=True))

@@ -6,14 +6,22 @@ import logging
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError
 
 from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
 
 from .models import TxState
-from .services import multisig_transaction_broadcast, multisig_transaction_follow
+from .services import (
+    multisig_transaction_broadcast,
+    multisig_transaction_follow,
+    multisig_transaction_reorg_check,
+    multisig_transactions_recently_executed,
+    multisig_transactions_unsettled,
+)
 
 logger = logging.getLogger(__name__)
+UNSETTLED = (TxState.BROADCASTING, TxState.SUBMITTED)
 
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
@@ -24,13 +32,13 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
     except IntegrityError as exc:
         # Another broadcast claimed the same relayer nonce first: sign again with the next one.
         raise self.retry(exc=exc, countdown=1) from exc
+    except ChainUnavailable:
+        raise
     except ChainError as exc:
-        if isinstance(exc, ChainUnavailable):
-            raise
-        # An earlier nonce is still pending: wait for it rather than fail.
+        # An earlier nonce is still pending: wait for it (the sweep re-queues beyond the retries).
         logger.info("multisig-tx=%s waiting reason=%s", transaction_id, exc)
-        raise self.retry(exc=exc, countdown=5) from exc
-    if tx.state in (TxState.BROADCASTING, TxState.SUBMITTED):
+        raise self.retry(exc=exc, countdown=3, max_retries=20) from exc
+    if tx.state in UNSETTLED:
         multisig_transaction_follow_task.apply_async((transaction_id,), countdown=1)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
@@ -41,8 +49,26 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
 def multisig_transaction_follow_task(self: Task, transaction_id: int) -> str:
     tx = multisig_transaction_follow(client=chain_client(), transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
-    if tx.state in (TxState.BROADCASTING, TxState.SUBMITTED):
+    if tx.state in UNSETTLED:
         # Not final yet: look again shortly (bounded; the periodic sweep catches anything beyond).
         raise self.retry(countdown=2, max_retries=300)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
+
+
+@shared_task(acks_late=False, soft_time_limit=60, time_limit=90)
+def multisig_sweep_task() -> int:
+    """Periodic: re-queue approved-but-unsent and sent-but-unsettled transactions, so a lost message
+    or a restarted worker loses nothing; re-check recent executions for reorgs. Never two at once."""
+    if not cache.add("multisig-sweep-lock", "1", timeout=55):
+        return 0
+    try:
+        client = chain_client()
+        for pk in multisig_transactions_recently_executed(client=client, depth=settings.MULTISIG_REORG_DEPTH):
+            multisig_transaction_reorg_check(client=client, transaction_id=pk)
+        pending = multisig_transactions_unsettled()
+        for pk in pending:
+            multisig_transaction_broadcast_task.delay(pk)
+        return len(pending)
+    finally:
+        cache.delete("multisig-sweep-lock")

@@ -86,6 +86,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Shared by every process (web, worker, beat): periodic tasks take their non-blocking locks here.
+CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -141,6 +143,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task", "schedule": 300.0},
+    "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
 }
 
 # --- Chain
@@ -157,6 +160,15 @@ CHAIN_IS_LOCAL = env.bool("CHAIN_IS_LOCAL", default=True)
 COLLATERAL_RATIO = Decimal(env.str("COLLATERAL_RATIO", default="1.00"))
 if not COLLATERAL_RATIO.is_finite() or COLLATERAL_RATIO <= 0:
     raise ImproperlyConfigured(f"COLLATERAL_RATIO must be a positive number, not {COLLATERAL_RATIO}")
+
+# Checks run by the broadcaster right before it signs a multisig transaction (dotted paths).
+MULTISIG_GUARDS = ["issuance.guards.issue_guard"]
+# A relayer transaction without a receipt after this long is replaced (same nonce, higher fees).
+MULTISIG_STUCK_SECONDS = env.int("MULTISIG_STUCK_SECONDS", default=120)
+# Executed transactions this many blocks deep or less are re-checked for reorgs by the sweep.
+MULTISIG_REORG_DEPTH = env.int("MULTISIG_REORG_DEPTH", default=64)
+# Owners may not sign what they proposed (four-eyes); a setting so a small demo can relax it.
+MULTISIG_FOUR_EYES = env.bool("MULTISIG_FOUR_EYES", default=True)
 
 ISSUANCE_MULTISIG_OWNERS = 7
 ISSUANCE_MULTISIG_THRESHOLD = 3

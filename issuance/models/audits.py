@@ -41,6 +41,7 @@ class Audit(ConcurrentTransitionMixin, models.Model):
         return f"audit of {self.vault} as of {self.as_of} ({self.state})"
 
     def has_no_discrepancy(self) -> bool:
+        """a count without discrepancies (dispute it otherwise)"""
         return not self.discrepancies.exists()
 
     def is_conducted_by(self, user: object) -> bool:

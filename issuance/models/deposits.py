@@ -48,6 +48,7 @@ class Deposit(ConcurrentTransitionMixin, models.Model):
         return f"{self.reference} ({self.state})"
 
     def has_bars(self) -> bool:
+        """at least one bar on the deposit"""
         return self.bars.exists()
 
     @transition(field=state, source=DepositState.DRAFT, target=DepositState.RECEIVED,

@@ -47,7 +47,7 @@ def _wait_for(tx_id: int, states: set[str], timeout: float = 60) -> MultisigTran
         time.sleep(0.1)
 
 
-def test_issue_signed_by_three_owners_is_executed_on_chain_by_the_worker(chain, celery_worker):
+def test_issue_signed_by_three_owners_is_executed_on_chain_by_the_worker(chain, celery_worker, gold_backing):
     client, d = chain_client(), deployment_get()
     supply, balance = client.token_total_supply(d.token), client.token_balance(d.token, RECIPIENT)
     tx = _propose_issue(client)

@@ -19,8 +19,8 @@ from django.utils import timezone
 from backoffice.chain.client import ChainClient
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
-from .barlist import BarListInvalid, BarRow, bar_rows_parse
-from .models import (
+from ..barlist import BarListInvalid, BarRow, bar_rows_parse
+from ..models import (
     Audit,
     AuditCount,
     AuditState,
@@ -36,8 +36,8 @@ from .models import (
     ReserveSnapshot,
     Vault,
 )
-from .models.deposits import IN_CUSTODY
-from .selectors import reserve_get
+from ..models.deposits import IN_CUSTODY
+from ..selectors import reserve_get
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -140,10 +140,11 @@ def deposit_receive(*, deposit_id: int, receipt: File, actor: User) -> Deposit:
     if receipt is None or not getattr(receipt, "size", 0):
         raise InvalidInput("the receipt document is required")
     name, sha256 = file_store(upload=receipt, folder="deposits/receipts")
-    deposit = transition_apply(model=Deposit, pk=deposit_id, transition="receive", actor=actor,
-                               params={"document_name": name, "sha256": sha256, "at": timezone.now()},
-                               data={"receipt": name, "receipt_sha256": sha256})
-    journal_record(action="file.uploaded", actor=actor, obj=deposit, data={"file": name, "sha256": sha256})
+    with transaction.atomic():
+        deposit = transition_apply(model=Deposit, pk=deposit_id, transition="receive", actor=actor,
+                                   params={"document_name": name, "sha256": sha256, "at": timezone.now()},
+                                   data={"receipt": name, "receipt_sha256": sha256})
+        journal_record(action="file.uploaded", actor=actor, obj=deposit, data={"file": name, "sha256": sha256})
     return deposit
 
 
@@ -380,7 +381,7 @@ def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: Use
 
 
 def _bar_list_import_enqueue(job_id: int) -> None:
-    from .tasks import bar_list_import_task
+    from ..tasks import bar_list_import_task
 
     bar_list_import_task.delay(job_id)
 

@@ -1,0 +1,334 @@
+"""Deposits, audits and gold prices over HTTP. Each endpoint parses its input and calls one service.
+
+Refusals from the services keep one meaning everywhere: 400 for input the service refused
+(InvalidInput, BarListInvalid with every bad row under `errors`), 409 when the object's state does
+not allow the step (TransitionRefused), 403 when the role does not. Nothing is changed by any of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import IO, Any, cast
+
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Count, DecimalField, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import BaseParser, DataAndFiles, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer, Serializer
+
+from backoffice.journal.services import TransitionRefused
+from issuance import services
+from issuance.barlist import BarListInvalid
+from issuance.models import Audit, AuditState, Bar, Deposit, DepositState, GoldPrice
+
+from . import serializers as s
+from .permissions import ActionPermission, NamedAuditorConducts
+
+logger = logging.getLogger(__name__)
+
+# A bar list of the largest size the parser accepts (100,000 rows) is under 10 MB; anything much
+# bigger is not a bar list, and is refused before it is read into memory.
+MAX_CSV_BYTES = 32 * 1024 * 1024
+
+REFUSALS: dict[int, Any] = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Input refused (a field error is also listed under "
+                                                        "the field's name); nothing changed."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Not logged in, or the role does not allow it."),
+    404: OpenApiResponse(s.ErrorSerializer, description="No such object."),
+    409: OpenApiResponse(s.ErrorSerializer, description="The object's state does not allow it; nothing changed."),
+}
+CSV_UPLOAD = {"multipart/form-data": s.BarListUploadSerializer, "text/csv": OpenApiTypes.BINARY}
+
+
+class CSVBodyParser(BaseParser):
+    """A raw `text/csv` body, handed on as the `file` field so both ways of sending a list are one."""
+
+    media_type = "text/csv"
+
+    def parse(
+        self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> DataAndFiles[dict[str, Any], dict[str, SimpleUploadedFile]]:
+        content = stream.read(MAX_CSV_BYTES + 1)
+        if len(content) > MAX_CSV_BYTES:
+            raise ParseError(f"the bar list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+        return DataAndFiles({}, {"file": SimpleUploadedFile("body.csv", content, content_type="text/csv")})
+
+
+class Pages(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+def _field_errors_summary(detail: Any, prefix: str = "") -> str:
+    """The first message of each field, as one line: 'reason: This field is required.'"""
+    if isinstance(detail, dict):
+        return "; ".join(_field_errors_summary(v, f"{prefix}{k}: " if k != "non_field_errors" else prefix)
+                         for k, v in detail.items())
+    if isinstance(detail, list) and detail:
+        return _field_errors_summary(detail[0], prefix)
+    return f"{prefix}{detail}"
+
+
+class ServiceViewSet(viewsets.GenericViewSet):
+    """Permissions by action, service refusals as HTTP answers, and the shared parse/present steps."""
+
+    permission_classes = [ActionPermission]
+    pagination_class = Pages
+    action_permissions: dict[str, str] = {}
+
+    def handle_exception(self, exc: Exception) -> Response:
+        body: dict[str, Any] | None = None
+        code: int = status.HTTP_400_BAD_REQUEST
+        if isinstance(exc, BarListInvalid):
+            body = {"detail": f"the bar list has {len(exc.errors)} error(s); nothing was saved", "errors": exc.errors}
+        elif isinstance(exc, services.InvalidInput):
+            body = {"detail": str(exc)}
+        elif isinstance(exc, TransitionRefused):
+            body, code = {"detail": str(exc)}, status.HTTP_409_CONFLICT
+        elif isinstance(exc, ValidationError) and isinstance(exc.detail, dict):
+            # Keep DRF's per-field messages and add the one-line `detail` every other refusal has.
+            body = {"detail": _field_errors_summary(exc.detail), **exc.detail}
+        if body is None:
+            return super().handle_exception(exc)
+        logger.info("api-refused view=%s action=%s user=%s status=%s", type(self).__name__, self.action,
+                    self.request.user.pk, code)
+        response = Response(body, status=code)
+        response.exception = True
+        return response
+
+    def parsed(self, serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+        serializer = serializer_class(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return cast(dict[str, Any], serializer.validated_data)
+
+    def presented(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
+        """The object as it is now, read again through the annotated queryset."""
+        serializer = cast(BaseSerializer, self.get_serializer(self.get_queryset().get(pk=pk)))
+        return Response(serializer.data, status=code)
+
+
+def _actor(request: Request) -> User:
+    # ActionPermission has let only authenticated users through; the project uses Django's User.
+    return cast(User, request.user)
+
+
+def _state_filter(name: str, states: type[Any]) -> OpenApiParameter:
+    return OpenApiParameter(name, str, enum=[str(v) for v in states.values], description="Only this state.")
+
+
+# --- deposits -------------------------------------------------------------------------------
+
+@extend_schema_view(
+    list=extend_schema(summary="Deposits, newest first", parameters=[_state_filter("state", DepositState)]),
+    retrieve=extend_schema(summary="One deposit"),
+)
+class DepositViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = Deposit.objects.all()
+    serializer_class = s.DepositSerializer
+    action_permissions = {
+        "list": "issuance.view_deposit", "retrieve": "issuance.view_deposit", "metadata": "issuance.view_deposit",
+        "bars": "issuance.view_bar",
+        "create": "issuance.add_deposit",
+        # No permission of its own: the operator who records deposits also attaches their bar list.
+        "bars_import": "issuance.add_deposit",
+        "receive": "issuance.receive_deposit",
+        "verify": "issuance.verify_deposit",
+        "reject": "issuance.reject_deposit",
+        "release": "issuance.release_deposit",
+    }
+
+    def get_queryset(self) -> QuerySet[Deposit]:
+        queryset = Deposit.objects.select_related("vault", "created_by").annotate(
+            bars_count=Count("bars"),
+            fine_oz_total=Coalesce(Sum("bars__fine_oz"), Value(Decimal("0.000")),
+                                   output_field=DecimalField(max_digits=16, decimal_places=3)),
+        ).order_by("-created_at", "-id")
+        if self.action == "list" and (state := self.request.query_params.get("state")):
+            queryset = queryset.filter(state=state)
+        return queryset
+
+    @extend_schema(summary="Record a draft deposit (operator)", request=s.DepositCreateSerializer,
+                   responses={201: s.DepositSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        data = self.parsed(s.DepositCreateSerializer, request)
+        deposit = services.deposit_create(reference=data["reference"], depositor=data["depositor"],
+                                          vault=data["vault"], actor=_actor(request))
+        return self.presented(deposit.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="The deposit's bars", responses=s.BarSerializer(many=True))
+    # The route's parsers serve the POST mapped below (a GET has no body to parse).
+    @action(detail=True, methods=["get"], parser_classes=[MultiPartParser, CSVBodyParser])
+    def bars(self, request: Request, pk: str | None = None) -> Response:
+        deposit = self.get_object()
+        page = self.paginate_queryset(Bar.objects.filter(deposit=deposit).order_by("refiner", "serial", "id"))
+        return self.get_paginated_response(s.BarSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Attach the bar list to a draft deposit (operator): all rows or none",
+        description="Multipart with the CSV under `file`, or the CSV itself as a `text/csv` body. A list with "
+                    "any bad row is refused whole (400) with every error, by row number, under `errors`.",
+        request=CSV_UPLOAD, responses={200: s.DepositSerializer, **REFUSALS},
+    )
+    @bars.mapping.post
+    def bars_import(self, request: Request, pk: str | None = None) -> Response:
+        deposit = self.get_object()
+        upload = self.parsed(s.BarListUploadSerializer, request)["file"]
+        services.deposit_bars_import(deposit_id=deposit.pk, content=upload.read(), actor=_actor(request))
+        return self.presented(deposit.pk)
+
+    @extend_schema(summary="Confirm the bars are in the vault, with the signed receipt (custodian)",
+                   request={"multipart/form-data": s.ReceiptUploadSerializer},
+                   responses={200: s.DepositSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def receive(self, request: Request, pk: str | None = None) -> Response:
+        deposit = self.get_object()
+        receipt = self.parsed(s.ReceiptUploadSerializer, request)["receipt"]
+        services.deposit_receive(deposit_id=deposit.pk, receipt=receipt, actor=_actor(request))
+        return self.presented(deposit.pk)
+
+    @extend_schema(summary="Confirm weights and assay (custodian)", request=None,
+                   responses={200: s.DepositSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def verify(self, request: Request, pk: str | None = None) -> Response:
+        deposit = self.get_object()
+        services.deposit_verify(deposit_id=deposit.pk, actor=_actor(request))
+        return self.presented(deposit.pk)
+
+    @extend_schema(summary="Reject the deposit, with a reason (custodian)", request=s.ReasonSerializer,
+                   responses={200: s.DepositSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        deposit = self.get_object()
+        reason = self.parsed(s.ReasonSerializer, request)["reason"]
+        services.deposit_reject(deposit_id=deposit.pk, reason=reason, actor=_actor(request))
+        return self.presented(deposit.pk)
+
+    @extend_schema(summary="Record the gold leaving custody, with a reason (custodian)", request=s.ReasonSerializer,
+                   responses={200: s.DepositSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str | None = None) -> Response:
+        deposit = self.get_object()
+        reason = self.parsed(s.ReasonSerializer, request)["reason"]
+        services.deposit_release(deposit_id=deposit.pk, reason=reason, actor=_actor(request))
+        return self.presented(deposit.pk)
+
+
+# --- audits ---------------------------------------------------------------------------------
+
+@extend_schema_view(
+    list=extend_schema(summary="Audits, latest as-of date first", parameters=[_state_filter("state", AuditState)]),
+    retrieve=extend_schema(summary="One audit, with its discrepancies"),
+)
+class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = Audit.objects.all()
+    serializer_class = s.AuditSerializer
+    permission_classes = [ActionPermission, NamedAuditorConducts]
+    conduct_actions = ("start_fieldwork", "counts", "submit", "accept", "dispute")
+    action_permissions = {
+        "list": "issuance.view_audit", "retrieve": "issuance.view_audit", "metadata": "issuance.view_audit",
+        "create": "issuance.add_audit",
+        **dict.fromkeys(conduct_actions, "issuance.conduct_audit"),
+    }
+
+    def get_queryset(self) -> QuerySet[Audit]:
+        queryset = Audit.objects.select_related("vault", "auditor").annotate(
+            counts_count=Count("counts"),
+        ).prefetch_related("discrepancies").order_by("-as_of", "-id")
+        if self.action == "list" and (state := self.request.query_params.get("state")):
+            queryset = queryset.filter(state=state)
+        return queryset
+
+    @extend_schema(summary="Plan an audit and name its auditor (operator)", request=s.AuditPlanSerializer,
+                   responses={201: s.AuditSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        data = self.parsed(s.AuditPlanSerializer, request)
+        audit = services.audit_plan(vault=data["vault"], as_of=data["as_of"], auditor=data["auditor"],
+                                    firm=data["firm"], actor=_actor(request))
+        return self.presented(audit.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Start counting in the vault (the named auditor)", request=None,
+                   responses={200: s.AuditSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"], url_path="start-fieldwork")
+    def start_fieldwork(self, request: Request, pk: str | None = None) -> Response:
+        audit = self.get_object()
+        services.audit_start_fieldwork(audit_id=audit.pk, actor=_actor(request))
+        return self.presented(audit.pk)
+
+    @extend_schema(
+        summary="Record the counted bar list during fieldwork (the named auditor)",
+        description="Multipart with the CSV under `file`, or the CSV itself as a `text/csv` body. It replaces any "
+                    "earlier list whole; a list with any bad row is refused (400) with every error under `errors`.",
+        request=CSV_UPLOAD, responses={200: s.AuditSerializer, **REFUSALS},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, CSVBodyParser])
+    def counts(self, request: Request, pk: str | None = None) -> Response:
+        audit = self.get_object()
+        upload = self.parsed(s.BarListUploadSerializer, request)["file"]
+        services.audit_counts_import(audit_id=audit.pk, content=upload.read(), actor=_actor(request))
+        return self.presented(audit.pk)
+
+    @extend_schema(summary="Submit the report; the count is compared with the books (the named auditor)",
+                   request={"multipart/form-data": s.ReportUploadSerializer},
+                   responses={200: s.AuditSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def submit(self, request: Request, pk: str | None = None) -> Response:
+        audit = self.get_object()
+        report = self.parsed(s.ReportUploadSerializer, request)["report"]
+        services.audit_submit(audit_id=audit.pk, report=report, actor=_actor(request))
+        return self.presented(audit.pk)
+
+    @extend_schema(summary="Accept: the count matches the books (the named auditor)", request=None,
+                   responses={200: s.AuditSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def accept(self, request: Request, pk: str | None = None) -> Response:
+        audit = self.get_object()
+        services.audit_accept(audit_id=audit.pk, actor=_actor(request))
+        return self.presented(audit.pk)
+
+    @extend_schema(summary="Dispute: the count does not match, with a reason (the named auditor)",
+                   request=s.ReasonSerializer, responses={200: s.AuditSerializer, **REFUSALS})
+    @action(detail=True, methods=["post"])
+    def dispute(self, request: Request, pk: str | None = None) -> Response:
+        audit = self.get_object()
+        reason = self.parsed(s.ReasonSerializer, request)["reason"]
+        services.audit_dispute(audit_id=audit.pk, reason=reason, actor=_actor(request))
+        return self.presented(audit.pk)
+
+
+# --- prices ---------------------------------------------------------------------------------
+
+@extend_schema_view(
+    list=extend_schema(summary="Gold prices, latest first"),
+    retrieve=extend_schema(summary="One gold price"),
+)
+class GoldPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = GoldPrice.objects.all()
+    serializer_class = s.GoldPriceSerializer
+    action_permissions = {
+        "list": "issuance.view_goldprice", "retrieve": "issuance.view_goldprice",
+        "metadata": "issuance.view_goldprice",
+        "create": "issuance.add_goldprice",
+    }
+
+    def get_queryset(self) -> QuerySet[GoldPrice]:
+        return GoldPrice.objects.select_related("entered_by").order_by("-as_of", "-id")
+
+    @extend_schema(summary="Record a gold price (operator)", request=s.GoldPriceRecordSerializer,
+                   responses={201: s.GoldPriceSerializer, **REFUSALS})
+    def create(self, request: Request) -> Response:
+        data = self.parsed(s.GoldPriceRecordSerializer, request)
+        price = services.gold_price_record(usd_per_oz=data["usd_per_oz"], source=data["source"],
+                                           as_of=data["as_of"], actor=_actor(request))
+        return self.presented(price.pk, status.HTTP_201_CREATED)

@@ -1,0 +1,26 @@
+"""Rules the broadcaster applies right before it signs (settings.MULTISIG_GUARDS)."""
+
+from __future__ import annotations
+
+from backoffice.chain.client import ChainClient
+from backoffice.multisig.models import Multisig, MultisigTransaction
+from backoffice.multisig.services import GuardRefused
+
+from .amounts import tokens_format
+from .selectors import reserve_get
+
+
+def issue_guard(*, transaction: MultisigTransaction, client: ChainClient) -> None:
+    """An issue must still fit the headroom with supply re-read from the chain now, not counting
+    itself among the pending issues."""
+    if transaction.multisig != Multisig.ISSUANCE or transaction.decoded.get("function") != "issue":
+        return
+    amount = int(transaction.decoded["amount"])
+    reserve = reserve_get(client=client, exclude_transaction_id=transaction.pk,
+                          exclude_proposal_id=transaction.decoded.get("proposal"))
+    if amount > reserve.headroom:
+        raise GuardRefused(
+            f"issuing {tokens_format(amount)} exceeds the headroom of {tokens_format(reserve.headroom)} tokens "
+            f"(reserve value {reserve.value_usd:,.2f} USD at ratio {reserve.collateral_ratio}, on-chain supply "
+            f"{tokens_format(reserve.total_supply)}, other pending issues {tokens_format(reserve.pending_issue)})"
+        )

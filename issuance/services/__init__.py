@@ -1,0 +1,39 @@
+"""Writes of the issuance app: the gold side (gold.py) and owner proposals (proposals.py)."""
+
+from backoffice.journal.services import TransitionRefused
+
+from .gold import (
+    InvalidInput,
+    audit_accept,
+    audit_counts_import,
+    audit_dispute,
+    audit_plan,
+    audit_start_fieldwork,
+    audit_submit,
+    bar_list_import_run,
+    bar_list_import_start,
+    deposit_bars_import,
+    deposit_create,
+    deposit_receive,
+    deposit_reject,
+    deposit_release,
+    deposit_verify,
+    file_store,
+    gold_price_record,
+    reserve_snapshot_take,
+)
+from .proposals import (
+    deposit_backing_capacity,
+    proposal_call,
+    proposal_cancel,
+    proposal_draft,
+    proposal_propose,
+)
+
+__all__ = [
+    "InvalidInput", "TransitionRefused", "audit_accept", "audit_counts_import", "audit_dispute", "audit_plan",
+    "audit_start_fieldwork", "audit_submit", "bar_list_import_run", "bar_list_import_start", "deposit_backing_capacity",
+    "deposit_bars_import", "deposit_create", "deposit_receive", "deposit_reject", "deposit_release", "deposit_verify",
+    "file_store", "gold_price_record", "proposal_call", "proposal_cancel", "proposal_draft", "proposal_propose",
+    "reserve_snapshot_take",
+]
