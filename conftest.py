@@ -218,13 +218,14 @@ def gold_backing(chain: ChainFixture) -> object:
     from django.contrib.auth import get_user_model
 
     from issuance import services
-    from issuance.tests.factories import VaultFactory, audit_submitted, bar_csv, deposit_verified, price_record
+    from issuance.models import Vault
+    from issuance.tests.factories import audit_submitted, bar_csv, deposit_verified, price_record
 
     users = get_user_model().objects
     operator, custodian, auditor = (users.get(username=n) for n in ("operator", "custodian", "auditor"))
     tag = uuid.uuid4().hex[:6]
     rows = [(f"GB{tag}{i:02d}", "400.000", "999.9", "") for i in range(10)]
-    vault = VaultFactory(name=f"Backing vault {tag}")
+    vault = Vault.objects.create(name=f"Backing vault {tag}", location="Zurich")
     deposit = deposit_verified(operator=operator, custodian=custodian, vault=vault, reference=f"GB-{tag}",
                                csv=bar_csv(rows))
     audit = audit_submitted(operator=operator, auditor=auditor, vault=vault, counts_csv=bar_csv(rows))
