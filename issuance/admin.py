@@ -300,3 +300,4 @@ class GoldPriceAdmin(admin.ModelAdmin):
 @admin.register(ReserveSnapshot)
 class ReserveSnapshotAdmin(ReadOnlyAdmin):
     list_display = ("taken_at", "audited_oz", "pending_oz", "usd_per_oz", "value_usd", "total_supply", "block_number")
+from . import admin_proposals  # noqa: E402,F401 - owner proposals' admin lives beside this one

@@ -1,0 +1,1 @@
+"""Owner proposals in the admin (filled in by the proposals work)."""
