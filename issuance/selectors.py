@@ -91,7 +91,7 @@ def reserve_get(
     """The reserve now: audited gold valued at the latest price, against the on-chain supply."""
     deployment = deployment_get()
     block = client.block_number()
-    supply = client.token_total_supply(deployment.token)
+    supply = client.token_total_supply(deployment.token, block=block)  # the supply AT the block we publish
     audited, pending_oz = _oz(bars_audited()), _oz(bars_pending())
     price = gold_price_latest()
     value = audited * price.usd_per_oz if price else Decimal(0)

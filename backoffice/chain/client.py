@@ -78,16 +78,15 @@ class ChainClient:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise ChainUnavailable(f"the node at {self.rpc_url} does not answer: {exc}") from exc
+        except (requests.ConnectionError, requests.Timeout, requests.HTTPError) as exc:
+            # The URL may carry a provider's key: name only the kind of failure, never the address.
+            raise ChainUnavailable(f"the chain node does not answer ({type(exc).__name__})") from exc
 
     def chain_id_check(self) -> int:
         """The node's chain id; refuses a node that serves another chain than configured."""
         actual = int(self._call(lambda: self.w3.eth.chain_id))
         if actual != self.chain_id:
-            raise ChainIdMismatch(
-                f"the node at {self.rpc_url} serves chain id {actual}, but CHAIN_ID is {self.chain_id}"
-            )
+            raise ChainIdMismatch(f"the node serves chain id {actual}, but CHAIN_ID is {self.chain_id}")
         return actual
 
     def block_number(self) -> int:
@@ -122,8 +121,9 @@ class ChainClient:
         )
         return bytes(self._call(fn.call))
 
-    def token_total_supply(self, token: str) -> int:
-        return int(self._call(self.contract("USDKG", token).functions.totalSupply().call))
+    def token_total_supply(self, token: str, *, block: int | str = "latest") -> int:
+        fn = self.contract("USDKG", token).functions.totalSupply()
+        return int(self._call(fn.call, block_identifier=block))
 
     def token_balance(self, token: str, holder: str) -> int:
         fn = self.contract("USDKG", token).functions.balanceOf(to_checksum_address(holder))

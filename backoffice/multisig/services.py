@@ -173,8 +173,17 @@ def multisig_transaction_broadcast(*, client: ChainClient, transaction_id: int) 
     if tx.state != TxState.BROADCASTING:
         return tx  # already sent, finished, refused or not approved: nothing to send
     client.raw_send(bytes(tx.relayer_raw_tx or b""))
-    return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="submit", actor=None,
-                            check_permission=False, data={"relayer_tx_hash": tx.relayer_tx_hash})
+    return _settle(tx, "submit", data={"relayer_tx_hash": tx.relayer_tx_hash})
+
+
+def _settle(tx: MultisigTransaction, transition: str, **kwargs: Any) -> MultisigTransaction:
+    """A system transition that another worker may have taken first (a redelivered or duplicate
+    task): then the row already says what happened, and that is the answer."""
+    try:
+        return transition_apply(model=MultisigTransaction, pk=tx.pk, transition=transition, actor=None,
+                                check_permission=False, **kwargs)
+    except TransitionRefused:
+        return MultisigTransaction.objects.get(pk=tx.pk)
 
 
 def _fail(tx: MultisigTransaction, reason: str, **facts: Any) -> MultisigTransaction:
@@ -251,10 +260,9 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
     success = [e for e in client.events(contract_name="SafeL2", address=tx.safe_address, event="ExecutionSuccess",
                                         receipt=receipt) if "0x" + bytes(e["txHash"]).hex() == tx.safe_tx_hash]
     if receipt["status"] == 1 and success:
-        return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="execute", actor=None,
-                                check_permission=False, data=facts, params={**facts, "executed_at": timezone.now()})
+        return _settle(tx, "execute", data=facts, params={**facts, "executed_at": timezone.now()})
     reason = "the multisig reported ExecutionFailure" if receipt["status"] == 1 else "the transaction reverted"
-    return _fail(tx, reason, **facts)
+    return _settle(tx, "fail", reason=reason, data=facts, params={**facts, "reason": reason})
 
 
 def _is_stuck(tx: MultisigTransaction) -> bool:

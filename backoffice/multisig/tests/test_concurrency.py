@@ -1,0 +1,122 @@
+"""Races and crashes: seven owners at once, and a worker that dies between storing and sending."""
+
+import threading
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from eth_account import Account
+
+from backoffice.chain.client import chain_client, relayer_account
+from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+from backoffice.chain.selectors import deployment_get
+from backoffice.journal.models import JournalEntry
+from backoffice.multisig.models import Confirmation, Multisig, MultisigTransaction, TxState
+from backoffice.multisig.services import (
+    SignatureRefused,
+    _broadcast_prepare,
+    confirmation_add,
+    multisig_transaction_propose,
+    safe_tx_of,
+)
+from backoffice.multisig.tasks import multisig_sweep_task
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+RECIPIENT = dev_account(18).address
+
+
+def _propose(amount: int) -> MultisigTransaction:
+    client, token = chain_client(), deployment_get().token
+    return multisig_transaction_propose(
+        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", RECIPIENT, amount),
+        decoded={"function": "issue", "to": RECIPIENT, "amount": str(amount)},
+        actor=get_user_model().objects.get(username="operator"))
+
+
+def _signature(tx: MultisigTransaction, owner_number: int) -> bytes:
+    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
+    return bytes(Account.sign_typed_data(dev_account(OWNER_INDEXES[owner_number - 1]).key,
+                                         full_message=typed).signature)
+
+
+def _wait(tx_id: int, states: set[str], timeout: float = 60) -> MultisigTransaction:
+    deadline = time.monotonic() + timeout
+    while True:
+        tx = MultisigTransaction.objects.get(pk=tx_id)
+        if tx.state in states or time.monotonic() > deadline:
+            return tx
+        time.sleep(0.1)
+
+
+def test_seven_owners_confirming_at_once_produce_exactly_one_broadcast(chain, gold_backing, celery_worker):
+    client = chain_client()
+    tx = _propose(7_000_000)
+    signatures = {n: _signature(tx, n) for n in range(1, 8)}
+    owners = {n: get_user_model().objects.get(username=f"owner{n}") for n in range(1, 8)}
+    relayer_nonce = client.account_nonce(relayer_account().address)
+    start, outcomes = threading.Barrier(7), {}
+
+    def sign(n: int) -> None:
+        try:
+            start.wait()
+            confirmation_add(client=chain_client(), transaction_id=tx.pk, signature=signatures[n], actor=owners[n])
+            outcomes[n] = "accepted"
+        except SignatureRefused as exc:
+            outcomes[n] = str(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign, args=(n,)) for n in range(1, 8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    accepted = [n for n, outcome in outcomes.items() if outcome == "accepted"]
+    assert len(accepted) == 3, outcomes
+    assert all("takes no more signatures" in o for o in outcomes.values() if o != "accepted"), outcomes
+    assert Confirmation.objects.filter(transaction=tx).count() == 3
+
+    tx = _wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
+    assert tx.state == TxState.EXECUTED, tx.failure_reason
+    time.sleep(1)  # let any stray second broadcast show itself
+    assert client.account_nonce(relayer_account().address) == relayer_nonce + 1  # one relayer transaction
+    journal = JournalEntry.objects.filter(object_id=str(tx.pk))
+    assert journal.filter(action="multisig.multisigtransaction.broadcast").count() == 1
+    assert journal.filter(action="multisig.multisigtransaction.approve").count() == 1
+
+
+def test_a_worker_dying_between_storing_and_sending_lands_the_transaction_exactly_once(
+    chain, gold_backing, celery_worker, settings
+):
+    """The worker is stopped from taking tasks; the broadcaster's first half runs here and 'dies'
+    before sending: the raw transaction is stored and committed, nothing is on the node. Restarted,
+    the worker takes the queued broadcast (and two sweeps) and sends exactly those stored bytes."""
+    from backoffice.celery import app
+
+    client, token = chain_client(), deployment_get().token
+    supply = client.token_total_supply(token)
+    tx = _propose(3_000_000)
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    app.control.cancel_consumer(queue, destination=[celery_worker], reply=True)
+    try:
+        for n in (1, 2, 3):
+            confirmation_add(client=client, transaction_id=tx.pk, signature=_signature(tx, n),
+                             actor=get_user_model().objects.get(username=f"owner{n}"))
+        prepared = _broadcast_prepare(client=client, tx=MultisigTransaction.objects.get(pk=tx.pk))
+        assert prepared.state == TxState.BROADCASTING
+        stored_hash, stored_raw = prepared.relayer_tx_hash, bytes(prepared.relayer_raw_tx or b"")
+        assert client.receipt(stored_hash) is None  # "died" before sending: the node knows nothing
+        multisig_sweep_task.delay()
+        multisig_sweep_task.delay()
+    finally:
+        app.control.add_consumer(queue, destination=[celery_worker], reply=True)
+
+    tx = _wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
+    assert tx.state == TxState.EXECUTED, tx.failure_reason
+    assert tx.relayer_tx_hash == stored_hash and bytes(tx.relayer_raw_tx or b"") == stored_raw
+    assert client.token_total_supply(token) == supply + 3_000_000  # issued once, not twice
+    assert client.receipt(stored_hash)["status"] == 1
+    journal = JournalEntry.objects.filter(object_id=str(tx.pk), action="multisig.multisigtransaction.broadcast")
+    assert journal.count() == 1
