@@ -32,7 +32,10 @@ _GOLD_READ = ["issuance.view_vault", "issuance.view_deposit", "issuance.view_bar
 # "app_label.codename"; a permission of a model not built yet is skipped until it exists.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OWNER: [*_MULTISIG_READ, *_GOLD_READ],
-    Role.COMPLIANCE_OFFICER: [*_MULTISIG_READ],
+    Role.COMPLIANCE_OFFICER: [*_MULTISIG_READ, "compliance.act_compliance", "compliance.view_case",
+                              "compliance.view_caseevidence", "compliance.view_complianceproposal",
+                              "compliance.view_frozenaddress", "compliance.view_screeningimport",
+                              "compliance.view_screeningentry"],
     Role.OPERATOR: [*_MULTISIG_READ, *_GOLD_READ, "issuance.add_deposit", "issuance.add_audit",
                     "issuance.add_goldprice", "issuance.propose_ownerproposal"],
     Role.CUSTODIAN: ["chain.view_deployment", *_GOLD_READ, "issuance.receive_deposit", "issuance.verify_deposit",

@@ -20,3 +20,10 @@ def address_require_checksummed(value: str, *, field: str = "address") -> str:
     if text != checksummed:
         raise ValueError(f"{field}: '{value}' is not checksummed (EIP-55); did you mean {checksummed}?")
     return checksummed
+
+
+def address_normalize(value: str) -> str | None:
+    """Any-case hex address as its checksummed form, or None if it is not an address (for lists
+    from outside, e.g. sanctions lists, that do not keep EIP-55 case)."""
+    text = (value or "").strip()
+    return str(to_checksum_address(text)) if _HEX_ADDRESS.match(text) else None

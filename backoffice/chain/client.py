@@ -129,6 +129,10 @@ class ChainClient:
         fn = self.contract("USDKG", token).functions.balanceOf(to_checksum_address(holder))
         return int(self._call(fn.call))
 
+    def token_is_blacklisted(self, token: str, holder: str, *, block: int | str = "latest") -> bool:
+        fn = self.contract("USDKG", token).functions.isBlackListed(to_checksum_address(holder))
+        return bool(self._call(fn.call, block_identifier=block))
+
     def token_calldata(self, function: str, *args: Any) -> bytes:
         """ABI-encoded call of a token function, e.g. token_calldata("issue", recipient, amount)."""
         contract = self.w3.eth.contract(abi=artifact("USDKG")["abi"])

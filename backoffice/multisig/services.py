@@ -357,3 +357,13 @@ def multisig_transactions_recently_executed(*, client: ChainClient, depth: int) 
     head = client.block_number()
     return list(MultisigTransaction.objects.filter(state=TxState.EXECUTED, block_number__gte=max(head - depth, 0))
                 .values_list("pk", flat=True))
+
+
+def multisig_transaction_after_execution(*, client: ChainClient, transaction_id: int) -> None:
+    """Hooks named in settings.MULTISIG_AFTER_EXECUTION (e.g. the frozen-address register refresh),
+    run by the follower once a transaction is executed and committed."""
+    tx = MultisigTransaction.objects.get(pk=transaction_id)
+    if tx.state != TxState.EXECUTED:
+        return
+    for path in settings.MULTISIG_AFTER_EXECUTION:
+        import_string(path)(transaction=tx, client=client)

@@ -13,6 +13,7 @@ from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
 
 from .models import TxState
 from .services import (
+    multisig_transaction_after_execution,
     multisig_transaction_broadcast,
     multisig_transaction_follow,
     multisig_transaction_reorg_check,
@@ -47,11 +48,14 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
              max_retries=8, acks_late=True)
 def multisig_transaction_follow_task(self: Task, transaction_id: int) -> str:
-    tx = multisig_transaction_follow(client=chain_client(), transaction_id=transaction_id,
+    client = chain_client()
+    tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
     if tx.state in UNSETTLED:
         # Not final yet: look again shortly (bounded; the periodic sweep catches anything beyond).
         raise self.retry(countdown=2, max_retries=300)
+    if tx.state == TxState.EXECUTED:
+        multisig_transaction_after_execution(client=client, transaction_id=transaction_id)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
 

@@ -11,8 +11,12 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+# Lets annotations such as forms.ModelForm[Deposit] run, not only type-check.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -144,6 +148,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task", "schedule": 300.0},
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
+    "frozen-register-refresh": {"task": "compliance.tasks.register_refresh_task", "schedule": 300.0},
 }
 
 # --- Chain
@@ -163,6 +168,8 @@ if not COLLATERAL_RATIO.is_finite() or COLLATERAL_RATIO <= 0:
 
 # Checks run by the broadcaster right before it signs a multisig transaction (dotted paths).
 MULTISIG_GUARDS = ["issuance.guards.issue_guard"]
+# Run once a multisig transaction is executed (dotted paths).
+MULTISIG_AFTER_EXECUTION = ["compliance.services.register_after_execution"]
 # A relayer transaction without a receipt after this long is replaced (same nonce, higher fees).
 MULTISIG_STUCK_SECONDS = env.int("MULTISIG_STUCK_SECONDS", default=120)
 # Executed transactions this many blocks deep or less are re-checked for reorgs by the sweep.

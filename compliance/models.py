@@ -1,1 +1,0 @@
-"""Models arrive with their issue; the app exists now so roles and URLs have a home."""

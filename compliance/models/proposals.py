@@ -1,0 +1,45 @@
+"""Compliance proposals: one token call on the compliance multisig, signed by all five officers.
+
+Like owner proposals, the signing, broadcast and execution states are those of the multisig
+transaction created with the proposal; `status` reads them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ComplianceAction(models.TextChoices):
+    BLACKLIST = "blacklist", "Blacklist (freeze sending)"
+    UNBLACKLIST = "unblacklist", "Remove from blacklist"
+    DESTROY_FUNDS = "destroy_funds", "Destroy blacklisted funds"
+
+
+TOKEN_FUNCTION = {
+    ComplianceAction.BLACKLIST: "addBlackList",
+    ComplianceAction.UNBLACKLIST: "removeBlackList",
+    ComplianceAction.DESTROY_FUNDS: "destroyBlackFunds",
+}
+
+
+class ComplianceProposal(models.Model):
+    case = models.ForeignKey("compliance.Case", on_delete=models.PROTECT, related_name="proposals")
+    action = models.CharField(max_length=20, choices=ComplianceAction.choices)
+    address = models.CharField(max_length=42, db_index=True)
+    # For destroy funds: the balance shown and confirmed by the proposer, in base units.
+    balance_confirmed = models.DecimalField(max_digits=78, decimal_places=0, null=True, blank=True)
+    transaction = models.OneToOneField("multisig.MultisigTransaction", on_delete=models.PROTECT,
+                                       related_name="compliance_proposal")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.address} ({self.status})"
+
+    @property
+    def status(self) -> str:
+        return str(self.transaction.state)

@@ -1,0 +1,241 @@
+"""Compliance writes: cases, proposals to the compliance multisig (5 of 5), the register, screening.
+
+Every refusal leaves the database as it was (a refused signature is only journalled)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from django.contrib.auth.models import User
+from django.core.files.base import File
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backoffice.chain.addresses import address_normalize, address_require_checksummed
+from backoffice.chain.client import ChainClient, relayer_account
+from backoffice.chain.safetx import ZERO_ADDRESS
+from backoffice.chain.selectors import deployment_get
+from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
+from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.services import multisig_transaction_propose
+from issuance.amounts import amount_parse, tokens_format
+from issuance.services import InvalidInput, file_store
+
+from .models import (
+    Case,
+    CaseCategory,
+    CaseEvidence,
+    ComplianceAction,
+    ComplianceProposal,
+    FrozenAddress,
+    ScreeningEntry,
+    ScreeningImport,
+)
+from .models.proposals import TOKEN_FUNCTION
+
+OPEN_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
+
+
+def _officer_require(actor: User) -> None:
+    if not actor.has_perm("compliance.act_compliance"):
+        raise TransitionRefused("only compliance officers may do this")
+
+
+def address_guard(address: str) -> str:
+    """The address compliance may act on: checksummed, and none of the system's own addresses."""
+    try:
+        address = address_require_checksummed(address)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    if address == ZERO_ADDRESS:
+        raise InvalidInput("the zero address cannot be acted on")
+    d = deployment_get()
+    own = {d.issuance_multisig: "the issuance multisig", d.compliance_multisig: "the compliance multisig",
+           d.token: "the token contract itself", relayer_account().address: "the relayer account"}
+    if address in own:
+        raise InvalidInput(f"{address} is {own[address]}: compliance cannot act on it")
+    return address
+
+
+def case_open(*, address: str, category: str, reference: str, description: str, actor: User) -> Case:
+    """Officer: a case for one address, with a reason category, a reference and a description."""
+    _officer_require(actor)
+    address = address_guard(address)
+    if category not in CaseCategory.values:
+        raise InvalidInput(f"category must be one of {', '.join(CaseCategory.values)}")
+    reference, description = (reference or "").strip(), (description or "").strip()
+    if not reference or not description:
+        raise InvalidInput("a reference and a description are required")
+    with transaction.atomic():
+        case = Case.objects.create(address=address, category=category, reference=reference,
+                                   description=description, opened_by=actor)
+        journal_record(action="compliance.case.opened", actor=actor, obj=case, state_after=case.state,
+                       data={"address": address, "category": category, "reference": reference})
+    return case
+
+
+def case_evidence_add(*, case_id: int, upload: File, description: str, actor: User) -> CaseEvidence:
+    _officer_require(actor)
+    if upload is None or not getattr(upload, "size", 0):
+        raise InvalidInput("the evidence file is empty")
+    name, sha256 = file_store(upload=upload, folder="compliance/evidence")
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case_id)
+        evidence = CaseEvidence.objects.create(case=case, file=name, sha256=sha256, uploaded_by=actor,
+                                               description=(description or "").strip()[:300])
+        journal_record(action="file.uploaded", actor=actor, obj=case, data={"file": name, "sha256": sha256})
+    return evidence
+
+
+def case_close(*, case_id: int, reason: str, actor: User) -> Case:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("a reason is required")
+    return transition_apply(model=Case, pk=case_id, transition="close", actor=actor, reason=reason,
+                            params={"reason": reason})
+
+
+def compliance_proposal_create(
+    *, client: ChainClient, case_id: int, action: str, actor: User, confirm_amount: str | None = None
+) -> ComplianceProposal:
+    """Officer: propose one compliance action on the case's address to the compliance multisig.
+
+    Refuses: a closed case; a guarded address; blacklist of an address already blacklisted on
+    chain, unblacklist of one that is not; destroy funds unless blacklisted, with a balance, and
+    with `confirm_amount` (tokens) typed exactly as the balance to be burned; a second open proposal
+    for the same address and action (the register row is locked, so two officers cannot race).
+    """
+    _officer_require(actor)
+    if action not in ComplianceAction.values:
+        raise InvalidInput(f"action must be one of {', '.join(ComplianceAction.values)}")
+    case = Case.objects.get(pk=case_id)
+    if case.state != "open":
+        raise InvalidInput("the case is closed")
+    address = address_guard(case.address)
+    token = deployment_get().token
+    listed = client.token_is_blacklisted(token, address)
+    balance = client.token_balance(token, address)
+    if action == ComplianceAction.BLACKLIST and listed:
+        raise InvalidInput(f"{address} is already blacklisted on chain")
+    if action in (ComplianceAction.UNBLACKLIST, ComplianceAction.DESTROY_FUNDS) and not listed:
+        raise InvalidInput(f"{address} is not blacklisted on chain")
+    confirmed = None
+    if action == ComplianceAction.DESTROY_FUNDS:
+        if balance == 0:
+            raise InvalidInput(f"{address} holds no tokens: nothing to destroy")
+        try:
+            confirmed = amount_parse(confirm_amount, field="confirmation")
+        except ValueError as exc:
+            raise InvalidInput(f"type the balance to burn, {tokens_format(balance)}, to confirm ({exc})") from exc
+        if confirmed != balance:
+            raise InvalidInput(f"the confirmation {tokens_format(confirmed)} is not the balance to burn, "
+                               f"{tokens_format(balance)}")
+    function = TOKEN_FUNCTION[ComplianceAction(action)]
+    decoded = {"function": function, "user": address, "case": case.pk, "action": action}
+    if confirmed is not None:
+        decoded |= {"balance": str(balance), "tokens": tokens_format(balance)}
+    with transaction.atomic():
+        FrozenAddress.objects.get_or_create(address=address, defaults={"case": case})
+        FrozenAddress.objects.select_for_update().get(address=address)  # one proposer per address at a time
+        if ComplianceProposal.objects.filter(address=address, action=action,
+                                             transaction__state__in=OPEN_STATES).exists():
+            raise InvalidInput(f"an open {action} proposal for {address} already exists")
+        tx = multisig_transaction_propose(client=client, multisig=Multisig.COMPLIANCE, to=token,
+                                          data=client.token_calldata(function, address), decoded=decoded, actor=actor)
+        proposal = ComplianceProposal.objects.create(case=case, action=action, address=address, transaction=tx,
+                                                     balance_confirmed=confirmed, created_by=actor)
+        journal_record(action="compliance.proposal.created", actor=actor, obj=proposal, state_after=tx.state,
+                       data={"case": case.pk, "action": action, "address": address, "safe_tx_hash": tx.safe_tx_hash,
+                             "nonce": tx.nonce, **({"balance": str(balance)} if confirmed else {})})
+    return proposal
+
+
+def register_refresh(*, client: ChainClient, address: str) -> FrozenAddress:
+    """Read the address's blacklist status and balance from chain into the register."""
+    token, block = deployment_get().token, client.block_number()
+    listed = client.token_is_blacklisted(token, address, block=block)
+    balance = client.token_balance(token, address)
+    with transaction.atomic():
+        entry = FrozenAddress.objects.select_for_update().get(address=address)
+        was_mismatch = entry.mismatch
+        entry.on_chain_blacklisted, entry.balance = listed, balance
+        entry.checked_at, entry.checked_block = timezone.now(), block
+        entry.save(update_fields=["on_chain_blacklisted", "balance", "checked_at", "checked_block"])
+        if entry.mismatch and not was_mismatch:
+            journal_record(action="compliance.register.mismatch", obj=entry, actor_username="register",
+                           data={"address": address, "expected": entry.expected_blacklisted, "on_chain": listed})
+    return entry
+
+
+def register_after_execution(*, transaction: MultisigTransaction, client: ChainClient) -> None:
+    """After a compliance transaction executes: record what the register now expects, then read chain."""
+    proposal = ComplianceProposal.objects.filter(transaction=transaction).first()
+    if proposal is None:
+        return
+    expected = proposal.action != ComplianceAction.UNBLACKLIST  # destroy keeps the address blacklisted
+    FrozenAddress.objects.filter(address=proposal.address).update(
+        expected_blacklisted=expected, last_transaction=transaction, case=proposal.case)
+    journal_record(action="compliance.register.updated", obj=proposal, actor_username="register",
+                   data={"address": proposal.address, "expected_blacklisted": expected,
+                         "safe_tx_hash": transaction.safe_tx_hash})
+    register_refresh(client=client, address=proposal.address)
+
+
+def register_refresh_all(*, client: ChainClient) -> int:
+    addresses = list(FrozenAddress.objects.values_list("address", flat=True))
+    for address in addresses:
+        register_refresh(client=client, address=address)
+    return len(addresses)
+
+
+def screening_import(*, upload: File, source: str, list_name: str, listed_on: date, actor: User) -> ScreeningImport:
+    """Import a sanctions list (CSV with an `address` column, optional `name`): all rows or none.
+
+    Refuses a row whose address is not 0x + 40 hex digits, an address listed twice in the file, an
+    empty file, a list date in the future, or a missing source or list name; errors name their row.
+    Addresses are stored checksummed whatever case the list used.
+    """
+    _officer_require(actor)
+    source, list_name = (source or "").strip(), (list_name or "").strip()
+    if not source or not list_name:
+        raise InvalidInput("the list's source and name are required")
+    if listed_on > timezone.localdate():
+        raise InvalidInput("the list date is in the future")
+    content = upload.read()
+    upload.seek(0)
+    try:
+        rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the file is not UTF-8 text") from exc
+    if not rows or "address" not in {(k or "").strip().lower() for k in rows[0]}:
+        raise InvalidInput("the file needs a header with an 'address' column and at least one row")
+    errors: list[str] = []
+    entries: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=2):
+        cells = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        raw = cells.get("address", "")
+        address = address_normalize(raw)
+        if address is None:
+            errors.append(f"row {number}: '{raw}' is not an address")
+            continue
+        if address in seen:
+            errors.append(f"row {number}: {address} repeats row {seen[address]}")
+            continue
+        seen[address] = number
+        entries.append((address, cells.get("name", "")[:200]))
+    if errors:
+        raise InvalidInput(f"{len(errors)} error(s), nothing imported: " + "; ".join(errors[:50]))
+    name, sha256 = file_store(upload=upload, folder="compliance/screening")
+    try:
+        with transaction.atomic():
+            batch = ScreeningImport.objects.create(file=name, sha256=sha256, source=source, list_name=list_name,
+                                                   listed_on=listed_on, rows=len(entries), imported_by=actor)
+            ScreeningEntry.objects.bulk_create([ScreeningEntry(batch=batch, address=a, name=n) for a, n in entries])
+            journal_record(action="compliance.screening.imported", actor=actor, obj=batch,
+                           data={"file": name, "sha256": sha256, "rows": len(entries), "list": list_name})
+    except IntegrityError as exc:
+        raise InvalidInput("the list could not be stored") from exc
+    return batch
