@@ -1,0 +1,89 @@
+"""The follower on a real anvil: a stuck transaction is replaced, a receipt lost to a reorg is redone."""
+
+from contextlib import contextmanager
+
+import pytest
+from django.contrib.auth import get_user_model
+from eth_account import Account
+
+from backoffice.chain.client import chain_client, relayer_account
+from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+from backoffice.chain.selectors import deployment_get
+from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.services import (
+    confirmation_add, multisig_transaction_broadcast, multisig_transaction_follow, multisig_transaction_propose,
+    multisig_transaction_reorg_check, safe_tx_of,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.integration]
+RECIPIENT = dev_account(17).address
+
+
+def _rpc(method: str, *params: object) -> object:
+    response = chain_client().w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    return response.get("result")
+
+
+@contextmanager
+def _automine_off():
+    _rpc("evm_setAutomine", False)
+    try:
+        yield
+    finally:
+        _rpc("evm_setAutomine", True)
+
+
+def _approved_issue(amount: int) -> MultisigTransaction:
+    client, token = chain_client(), deployment_get().token
+    users = get_user_model().objects
+    tx = multisig_transaction_propose(
+        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", RECIPIENT, amount),
+        decoded={"function": "issue", "to": RECIPIENT, "amount": str(amount)}, actor=users.get(username="operator"))
+    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
+    for n in (1, 2, 3):
+        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
+        confirmation_add(client=client, transaction_id=tx.pk, signature=signature,
+                         actor=users.get(username=f"owner{n}"))
+    return MultisigTransaction.objects.get(pk=tx.pk)
+
+
+def test_a_stuck_transaction_is_replaced_at_the_same_nonce_with_higher_fees(chain, gold_backing, settings):
+    client, token = chain_client(), deployment_get().token
+    supply = client.token_total_supply(token)
+    tx = _approved_issue(11_000_000)
+    settings.MULTISIG_STUCK_SECONDS = 0
+    with _automine_off():
+        sent = multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+        assert sent.state == TxState.SUBMITTED and client.receipt(sent.relayer_tx_hash) is None
+        replaced = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+        assert replaced.previous_tx_hashes == [sent.relayer_tx_hash]
+        assert replaced.relayer_tx_hash != sent.relayer_tx_hash
+        assert replaced.relayer_nonce == sent.relayer_nonce
+        _rpc("evm_mine")
+    done = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    assert done.state == TxState.EXECUTED, done.failure_reason
+    assert client.receipt(replaced.relayer_tx_hash) is not None  # the replacement is the one mined
+    assert client.receipt(sent.relayer_tx_hash) is None
+    assert client.token_total_supply(token) == supply + 11_000_000
+    assert client.account_nonce(relayer_account().address) == sent.relayer_nonce + 1
+
+
+def test_a_receipt_lost_to_a_reorg_is_followed_again_and_lands_once(chain, gold_backing):
+    client, token = chain_client(), deployment_get().token
+    supply = client.token_total_supply(token)
+    tx = _approved_issue(13_000_000)
+    snapshot = _rpc("evm_snapshot")
+    multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+    first = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    assert first.state == TxState.EXECUTED
+    assert _rpc("evm_revert", snapshot) is True  # the block holding the receipt is gone
+    _rpc("evm_mine")  # a different block now stands at that height
+
+    moved = multisig_transaction_reorg_check(client=client, transaction_id=tx.pk)
+    assert moved.state == TxState.SUBMITTED and moved.block_hash == ""
+    again = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    if again.state == TxState.SUBMITTED:  # re-sent into the pool; mined with the next block
+        again = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    assert again.state == TxState.EXECUTED
+    assert again.block_hash != first.block_hash
+    assert client.token_total_supply(token) == supply + 13_000_000
