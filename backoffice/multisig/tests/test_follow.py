@@ -11,8 +11,12 @@ from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
 from backoffice.multisig.services import (
-    confirmation_add, multisig_transaction_broadcast, multisig_transaction_follow, multisig_transaction_propose,
-    multisig_transaction_reorg_check, safe_tx_of,
+    confirmation_add,
+    multisig_transaction_broadcast,
+    multisig_transaction_follow,
+    multisig_transaction_propose,
+    multisig_transaction_reorg_check,
+    safe_tx_of,
 )
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
