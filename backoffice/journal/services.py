@@ -157,6 +157,7 @@ def transition_apply(
         journal_record(
             action=f"{model._meta.label_lower}.{transition}",
             actor=actor,
+            actor_username="" if actor is not None else "system",
             obj=instance,
             state_before=str(before),
             state_after=str(getattr(instance, state_field)),

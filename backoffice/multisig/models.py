@@ -56,7 +56,8 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     data = models.BinaryField()
     operation = models.PositiveSmallIntegerField(default=0)
     nonce = models.PositiveBigIntegerField()
-    safe_tx_hash = models.CharField(max_length=66, unique=True)
+    # Unique among live transactions: a withdrawn one's identical call may be proposed again.
+    safe_tx_hash = models.CharField(max_length=66, db_index=True)
     threshold = models.PositiveSmallIntegerField()
     decoded = models.JSONField(default=dict, blank=True)  # the call for humans: function and arguments
     # A rejection burns a nonce with an empty call to the multisig itself, so a cancelled,
@@ -89,6 +90,11 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
                 fields=["safe_address", "nonce"],
                 condition=~models.Q(state__in=["cancelled", "failed", "rejected"]),
                 name="multisig_tx_one_live_per_nonce",
+            ),
+            models.UniqueConstraint(
+                fields=["safe_tx_hash"],
+                condition=~models.Q(state__in=["cancelled", "failed", "rejected"]),
+                name="multisig_tx_one_live_per_hash",
             ),
             # Two broadcasts can never claim the same relayer nonce, whatever the race.
             models.UniqueConstraint(

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 
 from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable, relayer_account
+from backoffice.chain.models import Deployment
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover, signatures_pack
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
@@ -68,12 +69,15 @@ def multisig_transaction_propose(
 ) -> MultisigTransaction:
     """Freeze a SafeTx at the next free nonce of `multisig`, with its hash and the on-chain threshold.
 
-    The nonce is the larger of the chain's and one past the highest live one we already queued; a
-    unique constraint on (multisig, nonce) for live transactions refuses a concurrent duplicate.
+    The nonce is the larger of the chain's and one past the highest live one we already queued.
+    Proposers are serialised by a row lock, and a unique constraint on (multisig, nonce) among live
+    transactions would refuse a duplicate even so.
     """
     safe = _safe_address(multisig)
     chain_nonce, threshold = client.safe_nonce(safe), client.safe_threshold(safe)
     with transaction.atomic():
+        # Nonces are handed out one proposer at a time: the deployment row is the per-chain lock.
+        Deployment.objects.select_for_update().get(chain_id=client.chain_id)
         live = MultisigTransaction.objects.filter(safe_address=safe, state__in=LIVE_STATES)
         queued = live.aggregate(m=Max("nonce"))["m"]
         nonce = max(chain_nonce, (queued + 1) if queued is not None else 0)
@@ -119,25 +123,32 @@ def confirmation_add(
     if owner not in client.safe_owners(tx.safe_address):
         raise _refuse(tx, actor, f"{owner} is not an owner of the multisig on chain")
     raw = signature_parse(signature)
+    refusal, confirmation = None, None
     with transaction.atomic():
         locked = MultisigTransaction.objects.select_for_update().get(pk=tx.pk)
         if locked.state != TxState.AWAITING_SIGNATURES:
-            raise _refuse(tx, actor, f"the transaction is {locked.state}, it takes no more signatures")
-        if locked.confirmations.filter(signer=signer).exists():
-            raise _refuse(tx, actor, "you have already signed this transaction")
-        try:
-            with transaction.atomic():
-                confirmation = Confirmation.objects.create(
-                    transaction=locked, signer=signer, owner_address=owner, signature=raw
-                )
-        except IntegrityError as exc:
-            raise _refuse(tx, actor, "you have already signed this transaction") from exc
-        journal_record(action="multisig.signature_accepted", actor=actor, obj=locked,
-                       data={"owner": owner, "count": locked.confirmations_count(), "threshold": locked.threshold})
-        if locked.has_threshold():
-            transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve", actor=actor,
-                             check_permission=False, reason="threshold of valid signatures reached")
-            multisig_transaction_schedule(transaction_id=locked.pk)
+            refusal = f"the transaction is {locked.state}, it takes no more signatures"
+        elif locked.confirmations.filter(signer=signer).exists():
+            refusal = "you have already signed this transaction"
+        else:
+            try:
+                with transaction.atomic():
+                    confirmation = Confirmation.objects.create(
+                        transaction=locked, signer=signer, owner_address=owner, signature=raw
+                    )
+            except IntegrityError:
+                refusal = "you have already signed this transaction"
+        if confirmation is not None:
+            journal_record(action="multisig.signature_accepted", actor=actor, obj=locked,
+                           data={"owner": owner, "count": locked.confirmations_count(),
+                                 "threshold": locked.threshold})
+            if locked.has_threshold():
+                transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve", actor=actor,
+                                 check_permission=False, reason="threshold of valid signatures reached")
+                multisig_transaction_schedule(transaction_id=locked.pk)
+    # Refused after the block, so the refusal's journal entry is not rolled back with it.
+    if refusal is not None or confirmation is None:
+        raise _refuse(tx, actor, refusal or "the signature was not stored")
     return confirmation
 
 

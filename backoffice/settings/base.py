@@ -121,7 +121,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": True,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "USDKG back-office API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "USDKG back-office API",
+    "VERSION": "1.0.0",
+    # One name for each state list wherever it appears, so the schema has no ambiguous enums.
+    "ENUM_NAME_OVERRIDES": {"TxStateEnum": "backoffice.multisig.models.TxState"},
+}
 
 # --- Celery: a real worker always (never eager); filesystem transport for the demo, Redis elsewhere.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

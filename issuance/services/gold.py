@@ -7,7 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.contrib.auth.models import User
 from django.core.files.base import File
@@ -349,7 +349,8 @@ def reserve_snapshot_take(*, client: ChainClient) -> ReserveSnapshot:
     reserve = reserve_get(client=client)
     return ReserveSnapshot.objects.create(
         taken_at=timezone.now(), audited_oz=reserve.audited_oz, pending_oz=reserve.pending_oz,
-        usd_per_oz=reserve.price.usd_per_oz if reserve.price else None, value_usd=reserve.value_usd,
+        usd_per_oz=reserve.price.usd_per_oz if reserve.price else None,
+        value_usd=reserve.value_usd.quantize(Decimal("0.000001"), rounding=ROUND_DOWN),  # cut, never rounded up
         total_supply=reserve.total_supply, block_number=reserve.block_number,
     )
 

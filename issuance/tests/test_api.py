@@ -604,6 +604,8 @@ OUR_PATHS = [
     "/api/audits/", "/api/audits/{id}/", "/api/audits/{id}/start-fieldwork/", "/api/audits/{id}/counts/",
     "/api/audits/{id}/submit/", "/api/audits/{id}/accept/", "/api/audits/{id}/dispute/",
     "/api/prices/", "/api/prices/{id}/",
+    "/api/proposals/", "/api/proposals/{id}/", "/api/proposals/{id}/cancel/", "/api/proposals/{id}/propose/",
+    "/api/proposals/{id}/signatures/", "/api/proposals/{id}/typed-data/", "/api/proposals/queue/",
 ]
 
 

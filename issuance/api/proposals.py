@@ -1,0 +1,365 @@
+"""Owner proposals over HTTP: operators draft, propose and cancel; owners read, fetch the exact EIP-712
+typed data, sign it wherever their key lives (browser wallet, hardware or offline signer) and post the
+signature. Each endpoint parses its input and calls one service.
+
+Refusals keep the meanings of the rest of the API (see views.py): 400 for refused input, including a
+refused signature (SignatureRefused, with the service's reason in `detail`), 409 when the proposal's
+state does not allow the step, 403 when the role does not. A node that cannot be reached or has nothing
+deployed is a 503 with the reason, not a bare server error. Nothing is changed by any refusal but the
+journal entry the multisig service writes for a refused signature.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib.auth.models import User
+from django.db.models import Prefetch, Q, QuerySet
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backoffice.chain.client import ChainError, chain_client
+from backoffice.chain.selectors import deployment_get
+from backoffice.journal.services import TransitionRefused
+from backoffice.multisig.models import Confirmation, Multisig, MultisigTransaction, Signer, TxState
+from backoffice.multisig.services import SignatureRefused, confirmation_add, safe_tx_of
+from issuance import services
+from issuance.amounts import tokens_format
+from issuance.models import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
+from issuance.selectors import PENDING_TX_STATES
+
+from .permissions import ActionPermission
+from .serializers import DecimalStringField, ErrorSerializer, ReasonSerializer
+from .views import REFUSALS, ServiceViewSet
+
+VIEW = "issuance.view_ownerproposal"
+PROPOSE = "issuance.propose_ownerproposal"
+
+# What `status` can say: a proposal's own state until it is proposed, its transaction's after.
+PROPOSAL_STATUSES = list(dict.fromkeys([ProposalState.DRAFT, *TxState.values, ProposalState.CANCELLED]))
+
+UNAVAILABLE = {503: OpenApiResponse(ErrorSerializer, description="The chain node does not answer or nothing is "
+                                                                 "deployed on it; nothing changed.")}
+
+
+def _tokens(base_units: int) -> str:
+    # Machine-readable: tokens_format's thousands separators are for people, not for parsers.
+    return tokens_format(base_units).replace(",", "")
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+$", "example": "1250000000",
+                      "description": "Base units (1 token = 1,000,000), as a string: uint256 overflows JSON numbers."})
+class BaseUnitsField(serializers.Field):
+    def to_representation(self, value: Any) -> str:
+        return str(int(value))
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{6}$", "example": "1250.000000",
+                      "description": "Tokens with all six decimals, exact."})
+class TokensField(serializers.Field):
+    def to_representation(self, value: Any) -> str:
+        return _tokens(int(value))
+
+
+# --- output ---------------------------------------------------------------------------------
+
+class OwnerConfirmationSerializer(serializers.ModelSerializer):
+    signer = serializers.CharField(source="signer.user.username", read_only=True,
+                                   help_text="The user bound to the signing address.")
+
+    class Meta:
+        model = Confirmation
+        fields = ["owner_address", "signer", "created_at"]
+        read_only_fields = fields
+
+
+class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
+    """One issuance multisig transaction: a proposal's, or a rejection that burns a cancelled one's nonce."""
+
+    # A plain string, not an enum: the multisig's own API publishes TxState under `state`, and one
+    # choice set under two property names makes the schema generator warn (and --fail-on-warn fail).
+    status = serializers.CharField(source="state", read_only=True,
+                                   help_text=f"The transaction's state: one of {', '.join(TxState.values)}.")
+    function = serializers.CharField(source="decoded.function", read_only=True, allow_null=True,
+                                     help_text="The token (or multisig) function called; 'rejection' for a "
+                                               "rejection transaction.")
+    decoded = serializers.DictField(read_only=True, help_text="The call in readable form, as frozen when proposed.")
+    proposal = serializers.IntegerField(source="owner_proposal.pk", read_only=True, allow_null=True,
+                                        help_text="The owner proposal this transaction carries out, if any.")
+    replaces = serializers.CharField(source="replaces.safe_tx_hash", read_only=True, allow_null=True,
+                                     help_text="For a rejection: the safeTxHash of the transaction it cancels.")
+    confirmations = OwnerConfirmationSerializer(many=True, read_only=True)
+    confirmations_count = serializers.SerializerMethodField()
+    signatures = serializers.SerializerMethodField(help_text='e.g. "2 of 3"')
+
+    class Meta:
+        model = MultisigTransaction
+        fields = ["id", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
+                  "replaces", "threshold", "confirmations_count", "signatures", "confirmations", "created_at",
+                  "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
+        read_only_fields = fields
+
+    def get_confirmations_count(self, tx: MultisigTransaction) -> int:
+        return len(tx.confirmations.all())  # prefetched: no query per row
+
+    def get_signatures(self, tx: MultisigTransaction) -> str:
+        return f"{self.get_confirmations_count(tx)} of {tx.threshold}"
+
+
+class ProposalBackingSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(source="deposit.reference", read_only=True)
+    amount = BaseUnitsField(read_only=True)
+    amount_tokens = TokensField(source="amount", read_only=True)
+
+    class Meta:
+        model = ProposalBacking
+        fields = ["deposit", "reference", "amount", "amount_tokens"]
+        read_only_fields = fields
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text=f"One of {', '.join(ProposalKind.values)}.")
+    amount = BaseUnitsField(read_only=True, allow_null=True)
+    amount_tokens = TokensField(source="amount", read_only=True, allow_null=True)
+    backings = ProposalBackingSerializer(many=True, read_only=True,
+                                         help_text="The audited deposits whose gold backs an issue, and how much.")
+    status = serializers.ChoiceField(choices=PROPOSAL_STATUSES, read_only=True,
+                                     help_text="'draft' (or 'cancelled') until proposed; the multisig "
+                                               "transaction's state after.")
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    transaction = MultisigTransactionSummarySerializer(read_only=True, allow_null=True,
+                                                       help_text="Set once proposed.")
+    rejection = serializers.SerializerMethodField(
+        help_text="Set when cancelling needed a rejection at the same nonce: the owners sign it so the "
+                  "cancelled transaction can never run.")
+
+    class Meta:
+        model = OwnerProposal
+        fields = ["id", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points", "redemption_reference",
+                  "memo", "backings", "status", "created_by", "created_at", "cancel_reason", "transaction",
+                  "rejection"]
+        read_only_fields = fields
+
+    @extend_schema_field(MultisigTransactionSummarySerializer(allow_null=True))
+    def get_rejection(self, proposal: OwnerProposal) -> dict[str, Any] | None:
+        if proposal.transaction is None:
+            return None
+        rejections = proposal.transaction.rejections.all()  # prefetched, newest first
+        if not rejections:
+            return None
+        return cast(dict[str, Any], MultisigTransactionSummarySerializer(rejections[0]).data)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class _AnyObjectField(serializers.DictField):
+    pass
+
+
+class SafeTxTypedDataSerializer(serializers.Serializer):
+    """Documentation only: the body is the typed data itself, byte for byte what the wallet must sign."""
+
+    types = _AnyObjectField()
+    primaryType = serializers.CharField()  # camelCase: the EIP-712 key, spelled as wallets expect it
+    domain = _AnyObjectField(help_text="chainId (decimal string) and verifyingContract (the issuance multisig).")
+    message = _AnyObjectField(help_text="The SafeTx: integers as decimal strings, data as 0x hex.")
+
+
+# --- input ----------------------------------------------------------------------------------
+
+class ProposalDraftSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ProposalKind.choices)
+    amount = DecimalStringField(required=False, allow_null=True,
+                                help_text="issue, redeem: tokens as a decimal string, at most 6 decimals.")
+    recipient = serializers.CharField(required=False, allow_blank=True, default="", max_length=100,
+                                      help_text="issue: the EIP-55 checksummed address that receives the tokens.")
+    deposits = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                     max_length=1000, help_text="issue: ids of the audited deposits backing it.")
+    memo = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    fee_basis_points = serializers.IntegerField(required=False, allow_null=True,
+                                                help_text="set_fee: 0 to 20 basis points.")
+    redemption_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=100,
+                                                 help_text="redeem: the redemption it settles.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Only the shape: without it the service would be handed None and answer "'None' is not a number".
+        if attrs["kind"] in (ProposalKind.ISSUE, ProposalKind.REDEEM) and attrs.get("amount") is None:
+            raise serializers.ValidationError({"amount": "required for an issue or a redemption"})
+        return attrs
+
+
+class SignatureSubmitSerializer(serializers.Serializer):
+    signature = serializers.CharField(
+        max_length=400,
+        help_text="0x-prefixed 65-byte r||s||v (v 27 or 28) from eth_signTypedData_v4 over this proposal's "
+                  "typed data, made with the key of your own bound owner address.",
+    )
+
+
+# --- permissions ----------------------------------------------------------------------------
+
+class IssuanceSignerSigns(BasePermission):
+    """Signing actions belong to users bound to an issuance multisig address, whatever else their role.
+
+    Reading proposals is not enough (managers read them); a compliance officer's binding is to the
+    other multisig. The service checks the signature itself; this makes every other caller a 403.
+    """
+
+    message = "only a signer of the issuance multisig may sign owner proposals"
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if getattr(view, "action", None) not in getattr(view, "signer_actions", ()):
+            return True
+        user_id = request.user.pk
+        return user_id is not None and Signer.objects.filter(user_id=user_id, multisig=Multisig.ISSUANCE).exists()
+
+
+# --- the viewset ----------------------------------------------------------------------------
+
+def _actor(request: Request) -> User:
+    # ActionPermission has let only authenticated users through; the project uses Django's User.
+    return cast(User, request.user)
+
+
+def _transactions() -> QuerySet[MultisigTransaction]:
+    """Multisig transactions with what their summary shows, at a fixed number of queries."""
+    return MultisigTransaction.objects.select_related("replaces", "owner_proposal").prefetch_related(
+        Prefetch("confirmations", queryset=Confirmation.objects.select_related("signer__user").order_by("created_at",
+                                                                                                         "pk")))
+
+
+def _transaction_of(proposal: OwnerProposal) -> MultisigTransaction:
+    if proposal.transaction is not None:
+        return proposal.transaction
+    if proposal.state == ProposalState.DRAFT:
+        raise TransitionRefused("this proposal is still a draft: there is nothing to sign until it is proposed")
+    raise TransitionRefused("this proposal was cancelled before it was proposed: there is nothing to sign")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Owner proposals, newest first", parameters=[
+        OpenApiParameter("status", str, enum=PROPOSAL_STATUSES, description="Only proposals with this status.")]),
+    retrieve=extend_schema(summary="One owner proposal, with its multisig transaction and signatures"),
+)
+class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+    queryset = OwnerProposal.objects.all()
+    serializer_class = ProposalSerializer
+    permission_classes = [ActionPermission, IssuanceSignerSigns]
+    signer_actions = ("signatures",)
+    action_permissions = {
+        "list": VIEW, "retrieve": VIEW, "metadata": VIEW, "queue": VIEW, "typed_data": VIEW,
+        "create": PROPOSE, "propose": PROPOSE, "cancel": PROPOSE,
+        # Owners hold no write permission on proposals: signing is theirs by their signer binding.
+        "signatures": VIEW,
+    }
+
+    def get_queryset(self) -> QuerySet[OwnerProposal]:
+        queryset = OwnerProposal.objects.select_related("created_by", "transaction__replaces").prefetch_related(
+            Prefetch("backings", queryset=ProposalBacking.objects.select_related("deposit").order_by("pk")),
+            Prefetch("transaction__confirmations",
+                     queryset=Confirmation.objects.select_related("signer__user").order_by("created_at", "pk")),
+            Prefetch("transaction__rejections", queryset=_transactions().order_by("-pk")),
+        ).order_by("-created_at", "-id")
+        if self.action == "list" and (wanted := self.request.query_params.get("status")):
+            # `status` is the proposal's own state only while it has no transaction.
+            queryset = queryset.filter(Q(transaction__isnull=True, state=wanted) | Q(transaction__state=wanted))
+        return queryset
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, SignatureRefused):
+            # A refused signature is refused input; the service already journalled why.
+            exc = services.InvalidInput(str(exc))
+        elif isinstance(exc, ChainError):
+            response = Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            response.exception = True
+            return response
+        return super().handle_exception(exc)
+
+    @extend_schema(
+        summary="Draft a proposal for the owners (operator)",
+        description="Amounts are decimal strings in tokens; a JSON number is refused. An issue needs a checksummed "
+                    "recipient, audited deposits that back it, and must fit the reserve headroom.",
+        request=ProposalDraftSerializer, responses={201: ProposalSerializer, **REFUSALS, **UNAVAILABLE},
+    )
+    def create(self, request: Request) -> Response:
+        data = self.parsed(ProposalDraftSerializer, request)
+        proposal = services.proposal_draft(
+            client=chain_client(), kind=data["kind"], actor=_actor(request), amount=data.get("amount"),
+            recipient=data["recipient"], deposit_ids=data["deposits"], memo=data["memo"],
+            fee_basis_points=data.get("fee_basis_points"), redemption_reference=data["redemption_reference"],
+        )
+        return self.presented(proposal.pk, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Hand a draft to the issuance multisig: nonce and safeTxHash are frozen (operator)",
+                   request=None, responses={200: ProposalSerializer, **REFUSALS, **UNAVAILABLE})
+    @action(detail=True, methods=["post"])
+    def propose(self, request: Request, pk: str | None = None) -> Response:
+        proposal = self.get_object()
+        services.proposal_propose(client=chain_client(), proposal_id=proposal.pk, actor=_actor(request))
+        return self.presented(proposal.pk)
+
+    @extend_schema(
+        summary="Withdraw a proposal before it is sent, with a reason (operator)",
+        description="A proposed one cancels its multisig transaction; when that one may already carry enough "
+                    "signatures or later nonces depend on it, a rejection at the same nonce is created for the "
+                    "owners to sign and is returned under `rejection`.",
+        request=ReasonSerializer, responses={200: ProposalSerializer, **REFUSALS, **UNAVAILABLE},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        proposal = self.get_object()
+        reason = self.parsed(ReasonSerializer, request)["reason"]
+        services.proposal_cancel(client=chain_client(), proposal_id=proposal.pk, reason=reason, actor=_actor(request))
+        return self.presented(proposal.pk)
+
+    @extend_schema(
+        summary="The EIP-712 typed data to sign with eth_signTypedData_v4",
+        description="Exactly the JSON to hand to the wallet, or to an offline signer. 409 while a draft.",
+        responses={200: SafeTxTypedDataSerializer, **REFUSALS},
+    )
+    @action(detail=True, methods=["get"], url_path="typed-data")
+    def typed_data(self, request: Request, pk: str | None = None) -> Response:
+        tx = _transaction_of(self.get_object())
+        return Response(safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address))
+
+    @extend_schema(
+        summary="Add your signature (owners of the issuance multisig)",
+        description="Accepted only if it recovers to your own bound owner address over this transaction's "
+                    "safeTxHash on this chain, you did not propose it, and you have not signed it yet. The third "
+                    "signature approves it and hands it to the broadcaster. A refusal (400) says why and stores "
+                    "nothing but its journal entry.",
+        request=SignatureSubmitSerializer, responses={200: ProposalSerializer, **REFUSALS, **UNAVAILABLE},
+    )
+    @action(detail=True, methods=["post"])
+    def signatures(self, request: Request, pk: str | None = None) -> Response:
+        proposal = self.get_object()
+        tx = _transaction_of(proposal)
+        signature = self.parsed(SignatureSubmitSerializer, request)["signature"]
+        confirmation_add(client=chain_client(), transaction_id=tx.pk, signature=signature, actor=_actor(request))
+        return self.presented(proposal.pk)
+
+    @extend_schema(
+        summary="The issuance multisig's queue: transactions not yet executed, in nonce order",
+        description="Awaiting signatures, approved, broadcasting or submitted; rejections included. The "
+                    "multisig executes strictly in nonce order, so the first entry is the one that blocks the rest.",
+        responses={200: MultisigTransactionSummarySerializer(many=True), **UNAVAILABLE,
+                   403: REFUSALS[403]},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def queue(self, request: Request) -> Response:
+        queued = _transactions().filter(multisig=Multisig.ISSUANCE, safe_address=deployment_get().issuance_multisig,
+                                        state__in=PENDING_TX_STATES).order_by("nonce", "pk")
+        return Response(MultisigTransactionSummarySerializer(queued, many=True).data)
+
