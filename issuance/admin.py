@@ -50,6 +50,12 @@ class BarListForm(forms.Form):
 class VaultAdmin(admin.ModelAdmin):
     list_display = ("name", "location")
 
+    def has_delete_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
+        return False  # bars and deposits point at vaults for ever
+
+    def save_model(self, request: http.HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.vault_save(vault=obj, actor=actor(request))
+
 
 @admin.register(Deposit)
 class DepositAdmin(ServiceFSMAdmin):

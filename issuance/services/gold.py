@@ -76,6 +76,16 @@ def file_store(*, upload: File, folder: str) -> tuple[str, str]:
     return name, sha256
 
 
+def vault_save(*, vault: Vault, actor: User) -> Vault:
+    """Create or rename a vault (administrators only, through the admin), journalled."""
+    with transaction.atomic():
+        created = vault.pk is None
+        vault.save()
+        journal_record(action="issuance.vault.created" if created else "issuance.vault.changed", actor=actor,
+                       obj=vault, data={"name": vault.name, "location": vault.location})
+    return vault
+
+
 # --- deposits -------------------------------------------------------------------------------
 
 def deposit_create(*, reference: str, depositor: str, vault: Vault, actor: User) -> Deposit:

@@ -142,3 +142,17 @@ def test_a_bar_list_with_one_bad_row_saves_nothing_and_lists_the_error(client, c
     assert Bar.objects.filter(deposit=deposit).count() == 1
     page = client.get(f"/admin/issuance/barlistimport/{job.pk}/change/").content.decode()
     assert "row 502: fineness 1001 is outside (0, 1000]" in page
+
+
+def test_a_vault_created_in_the_admin_is_journalled(client):
+    from django.contrib.auth import get_user_model
+
+    from issuance.models import Vault
+
+    admin_user = get_user_model().objects.create_superuser("root-user", password="x" * 12)
+    client.force_login(admin_user)
+    response = client.post("/admin/issuance/vault/add/", {"name": "Dubai DMCC", "location": "Dubai"})
+    assert response.status_code == 302
+    vault = Vault.objects.get(name="Dubai DMCC")
+    entry = JournalEntry.objects.get(action="issuance.vault.created", object_id=str(vault.pk))
+    assert entry.actor == admin_user and entry.data == {"name": "Dubai DMCC", "location": "Dubai"}
