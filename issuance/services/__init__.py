@@ -36,5 +36,5 @@ __all__ = [
     "audit_start_fieldwork", "audit_submit", "bar_list_import_run", "bar_list_import_start", "deposit_backing_capacity",
     "deposit_bars_import", "deposit_create", "deposit_receive", "deposit_reject", "deposit_release", "deposit_verify",
     "file_store", "gold_price_record", "proposal_call", "proposal_cancel", "proposal_draft", "proposal_propose",
-    "reserve_snapshot_take", "vault_save", "vault_save",
+    "reserve_snapshot_take", "vault_save",
 ]
