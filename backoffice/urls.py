@@ -9,6 +9,7 @@ admin.site.index_title = "Home"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("issuance.api.urls")),
+    path("multisig/", include("backoffice.multisig.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("issuance.public.urls")),

@@ -1,0 +1,79 @@
+"""The signing page of one multisig transaction: what is signed, who signed, what happened on chain."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, reverse
+
+from .api import FINAL_STATES, transaction_status, transaction_visible_to
+from .devwallet import dev_wallet_enabled
+from .models import Multisig, MultisigTransaction, Signer, TxState
+
+# Transactions still on their way: the multisig's queue, in the order the chain will take them.
+PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
+# Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
+_SHOWN_KEYS = {"function", "to", "amount", "tokens", "backing", "proposal"}
+
+
+def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, signed: bool) -> str:
+    """Why this user gets no "Sign with wallet" button; empty when they may sign."""
+    if tx.state != TxState.AWAITING_SIGNATURES:
+        return f"This transaction is {tx.state}: it takes no more signatures."
+    if signer is None:
+        return f"Only signers of the {tx.get_multisig_display()} sign this transaction."
+    if signed:
+        return "You have signed this transaction."
+    if settings.MULTISIG_FOUR_EYES and tx.multisig == Multisig.ISSUANCE and tx.created_by_id == user.pk:
+        return "You proposed this transaction; other owners sign it (four eyes)."
+    return ""
+
+
+def _proposal_url(decoded: dict[str, Any]) -> str:
+    """The admin page of the proposal behind the transaction, when the proposing app registered one."""
+    if not isinstance(decoded.get("proposal"), int):
+        return ""
+    try:
+        return reverse("admin:issuance_ownerproposal_change", args=[decoded["proposal"]])
+    except NoReverseMatch:
+        return ""
+
+
+@login_required
+def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
+    tx = get_object_or_404(MultisigTransaction.objects.select_related("created_by", "replaces"), pk=tx_id)
+    if not transaction_visible_to(request.user, tx):
+        raise PermissionDenied("Only signers of this multisig, operators and managers may see this transaction.")
+    user = cast(User, request.user)
+    signer = Signer.objects.filter(user_id=user.pk, multisig=tx.multisig).first()
+    status = transaction_status(tx)
+    signed = any(s["address"] == (signer.address if signer else None) for s in status["signed_by"])
+    refusal = _sign_refusal(user, tx, signer, signed)
+    decoded = tx.decoded if isinstance(tx.decoded, dict) else {}
+    backing = decoded.get("backing")
+    queue = (MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
+             .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    config = {
+        "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
+        "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
+        "typed_data_url": reverse("multisig:typed-data", args=[tx.pk]),
+        "signatures_url": reverse("multisig:signatures", args=[tx.pk]),
+        "status_url": reverse("multisig:status", args=[tx.pk]),
+    }
+    return render(request, "multisig/sign.html", {
+        **admin.site.each_context(request),
+        "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
+        "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal,
+        "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": _proposal_url(decoded),
+        "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
+        "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),
+        "dev_wallet": dev_wallet_enabled(),
+    })
