@@ -56,6 +56,14 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def render_change_form(self, request: http.HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: Any = None) -> http.HttpResponse:
+        if obj is not None:
+            # Nothing on a change page is editable: only the transition buttons may act.
+            context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False,
+                           show_delete=False)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     def save_model(self, request: http.HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
             return  # the change form holds no editable field; the transition runs in response_change

@@ -155,11 +155,11 @@ def proposal_call(proposal: OwnerProposal, client: ChainClient) -> tuple[bytes, 
 def proposal_propose(*, client: ChainClient, proposal_id: int, actor: User) -> OwnerProposal:
     """Hand a draft to the issuance multisig: the nonce is assigned and the SafeTx and its hash frozen.
     An issue is checked against the headroom and its deposits again first."""
+    if not actor.has_perm("issuance.propose_ownerproposal"):
+        raise TransitionRefused("your role may not propose")
     proposal = OwnerProposal.objects.get(pk=proposal_id)
     if proposal.state != ProposalState.DRAFT:
         raise TransitionRefused(f"only a draft can be proposed; this one is {proposal.status}")
-    if not actor.has_perm("issuance.propose_ownerproposal"):
-        raise TransitionRefused("your role may not propose")
     if proposal.kind == ProposalKind.ISSUE:
         _headroom_check(client, int(proposal.amount or 0), exclude_proposal_id=proposal.pk)
         backing = [(b.deposit, int(b.amount)) for b in proposal.backings.select_related("deposit")]
