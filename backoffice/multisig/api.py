@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -18,44 +18,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.roles import Role
 from backoffice.chain.client import ChainError, chain_client
 
-from .models import MultisigTransaction, Signer, TxState
+from .models import MultisigTransaction, TxState
+from .selectors import transaction_status, transaction_visible_to
 from .services import SignatureRefused, confirmation_add, safe_tx_of
-
-# The page stops polling in these states: nothing more will happen to the transaction by itself.
-FINAL_STATES = (TxState.EXECUTED, TxState.FAILED, TxState.CANCELLED, TxState.REJECTED)
-# Roles that follow every transaction without signing: operators propose them, managers oversee.
-READER_ROLES = (Role.OPERATOR, Role.MANAGER)
-
-
-# --- reads shared with the page (views.py) ----------------------------------------------------
-def transaction_visible_to(user: User | AnonymousUser, tx: MultisigTransaction) -> bool:
-    """Signers of the transaction's own multisig, operators and managers (and superusers) see it."""
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser or Signer.objects.filter(user_id=user.pk, multisig=tx.multisig).exists():
-        return True
-    return user.groups.filter(name__in=READER_ROLES).exists()
-
-
-def transaction_status(tx: MultisigTransaction) -> dict[str, Any]:
-    """What the page refreshes while it waits: state, signatures, and the execution facts."""
-    confirmations = list(tx.confirmations.select_related("signer__user").order_by("created_at", "pk"))
-    return {
-        "id": tx.pk,
-        "state": str(tx.state),
-        "final": tx.state in FINAL_STATES,
-        "confirmations": len(confirmations),
-        "threshold": tx.threshold,
-        "signed_by": [{"username": c.signer.user.get_username(), "address": c.owner_address,
-                       "signed_at": c.created_at} for c in confirmations],
-        "relayer_tx_hash": tx.relayer_tx_hash,
-        "block_number": tx.block_number,
-        "failure_reason": tx.failure_reason,
-        "cancel_reason": tx.cancel_reason,
-    }
 
 
 # --- the views --------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 
-from .api import FINAL_STATES, transaction_status, transaction_visible_to
 from .devwallet import dev_wallet_enabled
 from .models import Multisig, MultisigTransaction, Signer, TxState
+from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
 
 # Transactions still on their way: the multisig's queue, in the order the chain will take them.
 PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)

@@ -198,3 +198,23 @@ def test_a_signature_post_without_the_csrf_token_is_refused(issue_tx):
                            content_type="application/json")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
     assert issue_tx.confirmations.count() == 0
+
+
+@pytest.mark.django_db
+def test_operators_never_see_a_compliance_transaction(chain, client):
+    from django.contrib.auth import get_user_model
+
+    from backoffice.chain.client import chain_client
+    from backoffice.chain.devkeys import dev_account
+    from backoffice.chain.selectors import deployment_get
+    from backoffice.multisig.services import multisig_transaction_propose
+
+    users = get_user_model().objects
+    client_ = chain_client()
+    tx = multisig_transaction_propose(
+        client=client_, multisig="compliance", to=deployment_get().token,
+        data=client_.token_calldata("addBlackList", dev_account(16).address),
+        decoded={"function": "addBlackList", "user": dev_account(16).address}, actor=users.get(username="officer1"))
+    for name, status in (("operator", 403), ("owner1", 403), ("manager", 200), ("officer2", 200)):
+        client.force_login(users.get(username=name))
+        assert client.get(f"/multisig/{tx.pk}/").status_code == status, name

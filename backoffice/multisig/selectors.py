@@ -1,0 +1,43 @@
+"""Reads the signing page and its JSON views share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+
+from backoffice.accounts.roles import Role
+
+from .models import Multisig, MultisigTransaction, Signer, TxState
+
+# The page stops polling in these states: nothing more will happen to the transaction by itself.
+FINAL_STATES = (TxState.EXECUTED, TxState.FAILED, TxState.CANCELLED, TxState.REJECTED)
+
+
+def transaction_visible_to(user: User | AnonymousUser, tx: MultisigTransaction) -> bool:
+    """Signers of the transaction's own multisig and managers (and superusers) see it; operators see
+    the issuance multisig's, which they propose. Compliance stays hidden from everyone else."""
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser or Signer.objects.filter(user_id=user.pk, multisig=tx.multisig).exists():
+        return True
+    readers = [Role.MANAGER, *([Role.OPERATOR] if tx.multisig == Multisig.ISSUANCE else [])]
+    return user.groups.filter(name__in=readers).exists()
+
+
+def transaction_status(tx: MultisigTransaction) -> dict[str, Any]:
+    """What the page refreshes while it waits: state, signatures, and the execution facts."""
+    confirmations = list(tx.confirmations.select_related("signer__user").order_by("created_at", "pk"))
+    return {
+        "id": tx.pk,
+        "state": str(tx.state),
+        "final": tx.state in FINAL_STATES,
+        "confirmations": len(confirmations),
+        "threshold": tx.threshold,
+        "signed_by": [{"username": c.signer.user.get_username(), "address": c.owner_address,
+                       "signed_at": c.created_at} for c in confirmations],
+        "relayer_tx_hash": tx.relayer_tx_hash,
+        "block_number": tx.block_number,
+        "failure_reason": tx.failure_reason,
+        "cancel_reason": tx.cancel_reason,
+    }
