@@ -8,6 +8,8 @@ admin.site.index_title = "Home"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/compliance/", include("compliance.api.urls")),
+    path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),
     path("multisig/", include("backoffice.multisig.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

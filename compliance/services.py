@@ -78,6 +78,8 @@ def case_open(*, address: str, category: str, reference: str, description: str, 
 
 def case_evidence_add(*, case_id: int, upload: File, description: str, actor: User) -> CaseEvidence:
     _officer_require(actor)
+    if not Case.objects.filter(pk=case_id, state="open").exists():
+        raise InvalidInput("evidence is added to an open case only")
     if upload is None or not getattr(upload, "size", 0):
         raise InvalidInput("the evidence file is empty")
     name, sha256 = file_store(upload=upload, folder="compliance/evidence")
@@ -156,7 +158,7 @@ def register_refresh(*, client: ChainClient, address: str) -> FrozenAddress:
     """Read the address's blacklist status and balance from chain into the register."""
     token, block = deployment_get().token, client.block_number()
     listed = client.token_is_blacklisted(token, address, block=block)
-    balance = client.token_balance(token, address)
+    balance = client.token_balance(token, address, block=block)  # both facts from the same block
     with transaction.atomic():
         entry = FrozenAddress.objects.select_for_update().get(address=address)
         was_mismatch = entry.mismatch

@@ -125,9 +125,9 @@ class ChainClient:
         fn = self.contract("USDKG", token).functions.totalSupply()
         return int(self._call(fn.call, block_identifier=block))
 
-    def token_balance(self, token: str, holder: str) -> int:
+    def token_balance(self, token: str, holder: str, *, block: int | str = "latest") -> int:
         fn = self.contract("USDKG", token).functions.balanceOf(to_checksum_address(holder))
-        return int(self._call(fn.call))
+        return int(self._call(fn.call, block_identifier=block))
 
     def token_is_blacklisted(self, token: str, holder: str, *, block: int | str = "latest") -> bool:
         fn = self.contract("USDKG", token).functions.isBlackListed(to_checksum_address(holder))

@@ -1,0 +1,214 @@
+"""Input parsing and output shapes of the compliance API. Serializers only parse and present: every rule
+(officers only, guarded addresses, the typed destroy confirmation) is in compliance.services.
+
+Token amounts travel as strings, never as JSON numbers: a uint256 balance overflows most clients' numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from backoffice.multisig.models import MultisigTransaction, TxState
+from compliance.models import (
+    Case,
+    CaseCategory,
+    CaseEvidence,
+    CaseState,
+    ComplianceAction,
+    ComplianceProposal,
+    FrozenAddress,
+)
+from issuance.amounts import tokens_format
+from issuance.api.serializers import DecimalStringField
+
+# A compliance proposal's status is its multisig transaction's state. The labels say what each means for a
+# five-of-five proposal; they also keep this choice set apart from the issuance API's in the schema.
+PROPOSAL_STATUS_CHOICES = [
+    (TxState.AWAITING_SIGNATURES, "waiting for the signatures of all five officers"),
+    (TxState.APPROVED, "signed by all five officers, waiting for the broadcaster"),
+    (TxState.BROADCASTING, "signed and stored by the relayer, being sent"),
+    (TxState.SUBMITTED, "sent to the chain, waiting for confirmations"),
+    (TxState.EXECUTED, "executed on chain"),
+    (TxState.FAILED, "failed on chain or refused before sending"),
+    (TxState.CANCELLED, "withdrawn before it was sent"),
+    (TxState.REJECTED, "rejected by an officer"),
+]
+
+
+def _tokens(base_units: int) -> str:
+    # Machine-readable: tokens_format's thousands separators are for people, not for parsers.
+    return tokens_format(base_units).replace(",", "")
+
+
+def signing_url(tx_id: int) -> str:
+    """The multisig signing page of a transaction (the one page where officers sign with their wallet)."""
+    return reverse("multisig:sign", args=[tx_id])
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+$", "example": "5000000000",
+                      "description": "Base units (1 token = 1,000,000), as a string: uint256 overflows JSON numbers."})
+class ComplianceBaseUnitsField(serializers.Field):
+    def to_representation(self, value: Any) -> str:
+        return str(int(value))
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{6}$", "example": "5000.000000",
+                      "description": "Tokens with all six decimals, exact."})
+class ComplianceTokensField(serializers.Field):
+    def to_representation(self, value: Any) -> str:
+        return _tokens(int(value))
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+class CaseEvidenceSerializer(serializers.ModelSerializer):
+    file_name = serializers.SerializerMethodField(help_text="The uploaded file's own name.")
+    download_url = serializers.SerializerMethodField(help_text="Where officers and managers download the file.")
+    uploaded_by = serializers.CharField(source="uploaded_by.username", read_only=True)
+
+    class Meta:
+        model = CaseEvidence
+        fields = ["id", "file_name", "sha256", "description", "download_url", "uploaded_by", "uploaded_at"]
+        read_only_fields = fields
+
+    def get_file_name(self, evidence: CaseEvidence) -> str:
+        return evidence.file.name.rsplit("/", 1)[-1]
+
+    def get_download_url(self, evidence: CaseEvidence) -> str:
+        return reverse("compliance:evidence", args=[evidence.pk])
+
+
+class ComplianceTransactionSerializer(serializers.ModelSerializer):
+    """The compliance multisig transaction behind a proposal; its state is the proposal's `status`."""
+
+    signatures_count = serializers.SerializerMethodField()
+    signed_by = serializers.SerializerMethodField(help_text="Usernames of the officers who signed, in order.")
+    signing_url = serializers.SerializerMethodField(help_text="The signing page of this transaction.")
+
+    class Meta:
+        model = MultisigTransaction
+        fields = ["id", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
+                  "signing_url", "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
+        read_only_fields = fields
+
+    def _confirmations(self, tx: MultisigTransaction) -> list[Any]:
+        return list(tx.confirmations.all())  # prefetched by the view: no query per row
+
+    def get_signatures_count(self, tx: MultisigTransaction) -> int:
+        return len(self._confirmations(tx))
+
+    def get_signed_by(self, tx: MultisigTransaction) -> list[str]:
+        return [c.signer.user.get_username() for c in self._confirmations(tx)]
+
+    def get_signing_url(self, tx: MultisigTransaction) -> str:
+        return signing_url(tx.pk)
+
+
+class ComplianceProposalSerializer(serializers.ModelSerializer):
+    action = serializers.ChoiceField(choices=ComplianceAction.choices, read_only=True)
+    status = serializers.ChoiceField(choices=PROPOSAL_STATUS_CHOICES, read_only=True,
+                                     help_text="The state of the proposal's multisig transaction.")
+    balance_confirmed = ComplianceBaseUnitsField(read_only=True, allow_null=True,
+                                                 help_text="Destroy funds: the balance typed by the proposer.")
+    balance_confirmed_tokens = ComplianceTokensField(source="balance_confirmed", read_only=True, allow_null=True)
+    transaction = ComplianceTransactionSerializer(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+
+    class Meta:
+        model = ComplianceProposal
+        fields = ["id", "case", "action", "address", "status", "balance_confirmed", "balance_confirmed_tokens",
+                  "transaction", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    category = serializers.ChoiceField(choices=CaseCategory.choices, read_only=True)
+    state = serializers.ChoiceField(choices=CaseState.choices, read_only=True)
+    opened_by = serializers.CharField(source="opened_by.username", read_only=True)
+    evidence = CaseEvidenceSerializer(many=True, read_only=True)
+    proposals = ComplianceProposalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Case
+        fields = ["id", "address", "category", "reference", "description", "state", "opened_by", "opened_at",
+                  "closed_reason", "evidence", "proposals"]
+        read_only_fields = fields
+
+
+class CaseOpenSerializer(serializers.Serializer):
+    address = serializers.CharField(max_length=100, help_text="The EIP-55 checksummed address the case is about.")
+    category = serializers.ChoiceField(choices=CaseCategory.choices)
+    reference = serializers.CharField(max_length=100, help_text="e.g. the court order's number or the list's name.")
+    description = serializers.CharField(max_length=10_000)
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="The evidence; its SHA-256 is kept with the case.")
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+# --- proposals ------------------------------------------------------------------------------
+
+class ComplianceProposalCreateSerializer(serializers.Serializer):
+    case = serializers.PrimaryKeyRelatedField(queryset=Case.objects.all())
+    action = serializers.ChoiceField(choices=ComplianceAction.choices)
+    confirm_amount = DecimalStringField(
+        required=False, allow_null=True,
+        help_text="destroy_funds only: the address's current balance in tokens, typed exactly, as a string "
+                  "(e.g. \"5000\" or \"5000.000000\"). Anything else is refused and nothing is stored.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Only the shape: without it the service would be handed None and answer "'None' is not a number".
+        if attrs["action"] == ComplianceAction.DESTROY_FUNDS and attrs.get("confirm_amount") is None:
+            raise serializers.ValidationError(
+                {"confirm_amount": "required to destroy funds: type the address's balance, in tokens"})
+        return attrs
+
+
+class ComplianceSignatureSerializer(serializers.Serializer):
+    signature = serializers.CharField(
+        max_length=400,
+        help_text="0x-prefixed 65-byte r||s||v from eth_signTypedData_v4 over this proposal's typed data, made "
+                  "with the key of your own bound officer address.",
+    )
+
+
+class ComplianceTypedDataSerializer(serializers.Serializer):
+    """Documentation only: the body is the typed data itself, byte for byte what the wallet must sign."""
+
+    types = serializers.DictField()
+    primaryType = serializers.CharField()  # noqa: N815 - the EIP-712 key, spelled as wallets expect it
+    domain = serializers.DictField(help_text="chainId (decimal string) and verifyingContract (the compliance "
+                                             "multisig).")
+    message = serializers.DictField(help_text="The SafeTx: integers as decimal strings, data as 0x hex.")
+
+
+# --- the register ---------------------------------------------------------------------------
+
+class FrozenAddressSerializer(serializers.ModelSerializer):
+    mismatch = serializers.BooleanField(read_only=True, help_text="The chain disagrees with what our executed "
+                                                                  "transactions lead us to expect.")
+    balance = ComplianceBaseUnitsField(read_only=True, allow_null=True, help_text="As last read from chain.")
+    balance_tokens = ComplianceTokensField(source="balance", read_only=True, allow_null=True)
+    last_transaction = serializers.SerializerMethodField(help_text="The signing page of the last executed "
+                                                                   "compliance transaction on this address.")
+
+    class Meta:
+        model = FrozenAddress
+        fields = ["id", "address", "case", "expected_blacklisted", "on_chain_blacklisted", "mismatch", "balance",
+                  "balance_tokens", "last_transaction", "checked_at", "checked_block"]
+        read_only_fields = fields
+
+    def get_last_transaction(self, entry: FrozenAddress) -> str | None:
+        return signing_url(entry.last_transaction_id) if entry.last_transaction_id else None
+
+
+class RegisterRefreshSerializer(serializers.Serializer):
+    refreshed = serializers.IntegerField(help_text="Addresses read again from chain.")
+    mismatches = serializers.ListField(child=serializers.CharField(),
+                                       help_text="Addresses whose on-chain status disagrees with the register.")
