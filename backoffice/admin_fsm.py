@@ -37,11 +37,38 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
     transition_services: dict[str, TransitionService] = {}
     refusals: tuple[type[Exception], ...] = (TransitionRefused, ValueError)
+    # Optional: a ModelForm whose clean() runs the creating service (it gets `actor` set on its class),
+    # the fields a change page shows read-only, and the permission that allows adding.
+    add_form: Any = None
+    change_fields: list[str] = []
+    add_permission: str = ""
+
+    def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
+        if obj is None and self.add_form is not None:
+            return list(self.add_form.Meta.fields)
+        if obj is not None and self.change_fields:
+            return self.change_fields
+        return super().get_fields(request, obj)
 
     def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return list(super().get_readonly_fields(request, obj))
-        return [f.name for f in self.model._meta.concrete_fields]
+        return self.change_fields or [f.name for f in self.model._meta.concrete_fields]
+
+    def get_form(self, request: http.HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if self.add_form is None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        # The add form creates through the service; a change page only shows and takes transitions.
+        kwargs["form"] = self.add_form if obj is None else forms.ModelForm
+        form: Any = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form.actor = actor(request)  # a class made for this request by modelform_factory
+        return form
+
+    def has_add_permission(self, request: http.HttpRequest) -> bool:
+        if self.add_permission:
+            return request.user.has_perm(self.add_permission)
+        return super().has_add_permission(request)
 
     def has_change_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
         # Nothing is edited in place: "change" means taking one of the transitions you are allowed.

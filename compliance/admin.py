@@ -107,25 +107,9 @@ class CaseAdmin(ServiceFSMAdmin):
     transition_services = {
         "close": lambda r, o, d: services.case_close(case_id=o.pk, reason=d["reason"], actor=actor(r)),
     }
+    add_form, add_permission = CaseOpenForm, ACT
     change_fields = ["address", "category", "reference", "description", "state", "opened_by", "opened_at",
                      "closed_reason"]
-
-    def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
-        return list(CaseOpenForm.Meta.fields) if obj is None else self.change_fields
-
-    def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
-        return self.change_fields if obj is not None else []
-
-    def get_form(self, request: http.HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        # The add form opens the case through the service; the change page only shows and takes transitions.
-        kwargs["form"] = CaseOpenForm if obj is None else forms.ModelForm
-        form: Any = super().get_form(request, obj, change=change, **kwargs)
-        if obj is None:
-            form.actor = actor(request)  # a class made for this request by modelform_factory
-        return form
-
-    def has_add_permission(self, request: http.HttpRequest) -> bool:
-        return request.user.has_perm(ACT)
 
     def get_fsm_label_by_name(self, name: str) -> str:
         return {"close": "case closed"}.get(name, name)

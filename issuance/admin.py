@@ -141,7 +141,7 @@ class AuditAdmin(ServiceFSMAdmin):
                 if as_of > timezone.localdate():
                     raise forms.ValidationError("an audit cannot be as of a future date")
                 return as_of
-            form.clean_as_of = clean_as_of  # type: ignore[attr-defined]
+            form.clean_as_of = clean_as_of
         return form
 
     @admin.display(description="discrepancies")

@@ -119,30 +119,12 @@ class OwnerProposalAdmin(ServiceFSMAdmin):
         "cancel": lambda r, o, d: proposal_cancel(client=chain_client(), proposal_id=o.pk, reason=d["reason"],
                                                   actor=actor(r)),
     }
+    add_form, add_permission = OwnerProposalAddForm, PROPOSE_PERMISSION
     change_fields = ["kind", "amount_tokens", "recipient", "backing", "fee_basis_points", "redemption_reference",
                      "memo", "status_display", "signing", "created_by", "created_at", "cancel_reason"]
 
     def get_queryset(self, request: http.HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("transaction", "created_by")
-
-    def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
-        if obj is None:
-            return list(OwnerProposalAddForm.Meta.fields)
-        return self.change_fields
-
-    def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
-        return self.change_fields if obj is not None else []
-
-    def get_form(self, request: http.HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
-        # The add form drafts through the service; the change page only shows and takes transitions.
-        kwargs["form"] = OwnerProposalAddForm if obj is None else forms.ModelForm
-        form: Any = super().get_form(request, obj, change=change, **kwargs)
-        if obj is None:
-            form.actor = actor(request)  # a class made for this request by modelform_factory
-        return form
-
-    def has_add_permission(self, request: http.HttpRequest) -> bool:
-        return request.user.has_perm(PROPOSE_PERMISSION)
 
     def get_fsm_label(self, transition: Any) -> str:
         return {"propose": "Propose to the owners", "cancel": "Cancel"}.get(transition.name, transition.name)
