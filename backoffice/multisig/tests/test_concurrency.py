@@ -21,6 +21,7 @@ from backoffice.multisig.services import (
     safe_tx_of,
 )
 from backoffice.multisig.tasks import multisig_sweep_task
+from backoffice.multisig.tests.helpers import tx_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 RECIPIENT = dev_account(18).address
@@ -38,15 +39,6 @@ def _signature(tx: MultisigTransaction, owner_number: int) -> bytes:
     typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
     return bytes(Account.sign_typed_data(dev_account(OWNER_INDEXES[owner_number - 1]).key,
                                          full_message=typed).signature)
-
-
-def _wait(tx_id: int, states: set[str], timeout: float = 60) -> MultisigTransaction:
-    deadline = time.monotonic() + timeout
-    while True:
-        tx = MultisigTransaction.objects.get(pk=tx_id)
-        if tx.state in states or time.monotonic() > deadline:
-            return tx
-        time.sleep(0.1)
 
 
 def test_seven_owners_confirming_at_once_produce_exactly_one_broadcast(chain, gold_backing, celery_worker):
@@ -78,7 +70,7 @@ def test_seven_owners_confirming_at_once_produce_exactly_one_broadcast(chain, go
     assert all("takes no more signatures" in o for o in outcomes.values() if o != "accepted"), outcomes
     assert Confirmation.objects.filter(transaction=tx).count() == 3
 
-    tx = _wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
+    tx = tx_wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
     assert tx.state == TxState.EXECUTED, tx.failure_reason
     time.sleep(1)  # let any stray second broadcast show itself
     assert client.account_nonce(relayer_account().address) == relayer_nonce + 1  # one relayer transaction
@@ -113,7 +105,7 @@ def test_a_worker_dying_between_storing_and_sending_lands_the_transaction_exactl
     finally:
         app.control.add_consumer(queue, destination=[celery_worker], reply=True)
 
-    tx = _wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
+    tx = tx_wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
     assert tx.state == TxState.EXECUTED, tx.failure_reason
     assert tx.relayer_tx_hash == stored_hash and bytes(tx.relayer_raw_tx or b"") == stored_raw
     assert client.token_total_supply(token) == supply + 3_000_000  # issued once, not twice

@@ -1,6 +1,5 @@
 """The spine, end to end on real parts: 3 of 7 owners sign an issue, the Celery worker executes it."""
 
-import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +12,7 @@ from backoffice.journal.selectors import journal_verify
 from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
 from backoffice.multisig.services import confirmation_add, multisig_transaction_propose, safe_tx_of
 from backoffice.multisig.tasks import multisig_transaction_broadcast_task
+from backoffice.multisig.tests.helpers import tx_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -38,15 +38,6 @@ def _sign(tx: MultisigTransaction, owner_number: int) -> None:
     confirmation_add(client=chain_client(), transaction_id=tx.pk, signature=signature, actor=owner)
 
 
-def _wait_for(tx_id: int, states: set[str], timeout: float = 60) -> MultisigTransaction:
-    deadline = time.monotonic() + timeout
-    while True:
-        tx = MultisigTransaction.objects.get(pk=tx_id)
-        if tx.state in states or time.monotonic() > deadline:
-            return tx
-        time.sleep(0.1)
-
-
 def test_issue_signed_by_three_owners_is_executed_on_chain_by_the_worker(chain, celery_worker, gold_backing):
     client, d = chain_client(), deployment_get()
     supply, balance = client.token_total_supply(d.token), client.token_balance(d.token, RECIPIENT)
@@ -57,7 +48,7 @@ def test_issue_signed_by_three_owners_is_executed_on_chain_by_the_worker(chain, 
 
     for owner_number in (5, 2, 7):  # any three; the broadcaster sorts their signatures by address
         _sign(tx, owner_number)
-    tx = _wait_for(tx.pk, {TxState.EXECUTED, TxState.FAILED})
+    tx = tx_wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
     assert tx.state == TxState.EXECUTED, tx.failure_reason
 
     assert client.token_total_supply(d.token) == supply + AMOUNT
