@@ -151,7 +151,8 @@ CELERY_TASK_TIME_LIMIT = 180
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task", "schedule": 300.0},
+    "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task",
+                         "schedule": float(env.int("RESERVE_SNAPSHOT_SECONDS", default=300))},
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
     "frozen-register-refresh": {"task": "compliance.tasks.register_refresh_task", "schedule": 300.0},
 }

@@ -101,3 +101,19 @@ def test_a_price_without_time_zone_or_source_is_refused(roles):
     with pytest.raises(services.InvalidInput, match="source is required"):
         services.gold_price_record(usd_per_oz="2400", source=" ", as_of=timezone.now(), actor=operator)
     assert not GoldPrice.objects.exists()
+
+
+@pytest.mark.integration
+def test_reserve_snapshot_command_records_the_supply_read_from_chain(chain):
+    import io
+
+    from django.core.management import call_command
+
+    from issuance.models import ReserveSnapshot
+
+    out = io.StringIO()
+    call_command("reserve_snapshot", stdout=out)
+    snapshot = ReserveSnapshot.objects.get()
+    assert snapshot.total_supply == chain_client().token_total_supply(deployment_get().token,
+                                                                       block=snapshot.block_number)
+    assert "reserve snapshot:" in out.getvalue()
