@@ -48,6 +48,13 @@ class Command(BaseCommand):
         us, kib = _measure(lambda: signature_recover(digest=digest, signature=signature), 2000)
         rows.append(("signature recovery (coincurve)", us, 1000, kib))
 
+        from issuance.barlist import bar_rows_parse
+
+        header = "Bar Number,Refiner,Year of Manufacture,Gross Weight,Fineness,Fine Weight\n"
+        bar_list = header + "\n".join(f"S{i:06d},Valcambi,2024,400.{i % 1000:03d},999.9," for i in range(10_000))
+        us, kib = _measure(lambda: bar_rows_parse(bar_list), 5)
+        rows.append(("bar list parse, 10,000 rows", us, 1_000_000, kib))
+
         with transaction.atomic():
             us, kib = _measure(lambda: journal_record(action="bench.append", data={"n": 1}), 500)
             rows.append(("journal append (locked head)", us, 5000, kib))
@@ -57,7 +64,9 @@ class Command(BaseCommand):
             rows.append(("journal verify, per entry", (time.perf_counter() - start) / max(count, 1) * 1e6, 500, 0))
             transaction.set_rollback(True)  # the bench leaves the journal as it found it
 
-        self.stdout.write(f"{'operation':<34}{'us/op':>12}{'target':>10}{'peak KiB':>10}  ok")
+        self.stdout.write(f"{'operation':<34}{'us/op':>12}{'target':>12}{'peak KiB':>10}  ok")
+        # Targets: a signature check far below a web request's budget; a 10,000-bar list parsed in
+        # under a second (the import itself then writes in batches); a journal append in a few ms.
         for name, value, target, peak in rows:
             verdict = "yes" if value <= target else "NO"
-            self.stdout.write(f"{name:<34}{value:>12.1f}{target:>10}{peak:>10.0f}  {verdict}")
+            self.stdout.write(f"{name:<34}{value:>12.1f}{target:>12,}{peak:>10.0f}  {verdict}")
