@@ -35,6 +35,7 @@ from .models import (
 )
 from .models.proposals import TOKEN_FUNCTION
 
+MAX_SCREENING_BYTES = 20 * 2**20  # a sanctions list of ~400,000 addresses; larger is a mistake
 OPEN_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 
 
@@ -205,6 +206,8 @@ def screening_import(*, upload: File, source: str, list_name: str, listed_on: da
         raise InvalidInput("the list's source and name are required")
     if listed_on > timezone.localdate():
         raise InvalidInput("the list date is in the future")
+    if getattr(upload, "size", 0) > MAX_SCREENING_BYTES:
+        raise InvalidInput(f"the file is larger than {MAX_SCREENING_BYTES // 2**20} MiB")
     content = upload.read()
     upload.seek(0)
     try:
