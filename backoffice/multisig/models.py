@@ -146,8 +146,13 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
         self.executed_at = executed_at
 
-    @transition(field=state, source=[TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED],
-                target=TxState.FAILED)
+    @transition(field=state, source=TxState.APPROVED, target=TxState.FAILED)
+    def abandon(self, *, reason: str) -> None:
+        """Refused before anything was sent (guard, simulation, nonce taken). Only from `approved`:
+        once a broadcaster has claimed the row, only the receipt may say it failed."""
+        self.failure_reason = reason
+
+    @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.FAILED)
     def fail(self, *, reason: str, block_number: int | None = None, block_hash: str = "",
              gas_used: int | None = None) -> None:
         self.failure_reason = reason

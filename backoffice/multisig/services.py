@@ -197,9 +197,10 @@ def _settle(tx: MultisigTransaction, transition: str, **kwargs: Any) -> Multisig
         return MultisigTransaction.objects.get(pk=tx.pk)
 
 
-def _fail(tx: MultisigTransaction, reason: str, **facts: Any) -> MultisigTransaction:
-    return transition_apply(model=MultisigTransaction, pk=tx.pk, transition="fail", actor=None,
-                            check_permission=False, reason=reason, data=facts, params={**facts, "reason": reason})
+def _abandon(tx: MultisigTransaction, reason: str) -> MultisigTransaction:
+    """Nothing was sent: mark it failed, unless another broadcaster has claimed it meanwhile (then the
+    row already tells the truth, and a stale view here must not overwrite it)."""
+    return _settle(tx, "abandon", reason=reason, params={"reason": reason})
 
 
 def _relayer_nonce(client: ChainClient, relayer: str) -> int:
@@ -211,14 +212,14 @@ def _relayer_nonce(client: ChainClient, relayer: str) -> int:
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
     chain_nonce = client.safe_nonce(tx.safe_address)
     if chain_nonce > tx.nonce:
-        return _fail(tx, f"nonce {tx.nonce} was used on chain by another transaction "
+        return _abandon(tx, f"nonce {tx.nonce} was used on chain by another transaction "
                          f"(the multisig nonce is now {chain_nonce})")
     if chain_nonce < tx.nonce:
         raise ChainError(f"multisig nonce is {chain_nonce}: transaction #{tx.nonce} waits for earlier ones")
     try:
         _guards_run(tx, client)
     except GuardRefused as exc:
-        return _fail(tx, f"refused before sending: {exc}")
+        return _abandon(tx, f"refused before sending: {exc}")
     signatures = signatures_pack({c.owner_address: bytes(c.signature) for c in tx.confirmations.all()})
     data = client.exec_transaction_data(safe=tx.safe_address, tx=safe_tx_of(tx), signatures=signatures)
     relayer = relayer_account()
@@ -228,9 +229,11 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
     except ChainUnavailable:
         raise
     except ChainError as exc:
-        return _fail(tx, f"simulation failed: {exc}")
-    return transition_apply(
-        model=MultisigTransaction, pk=tx.pk, transition="broadcast", actor=None, check_permission=False,
+        return _abandon(tx, f"simulation failed: {exc}")
+    # The claim: only one broadcaster moves the row from `approved` (the row lock and the FSM check
+    # the state); a loser gets the winner's row back and re-sends at most the winner's stored bytes.
+    return _settle(
+        tx, "broadcast",
         params={"relayer_address": relayer.address, "relayer_nonce": signed.nonce, "tx_hash": signed.tx_hash,
                 "raw": signed.raw, "at": timezone.now()},
         data={"relayer_tx_hash": signed.tx_hash, "relayer_nonce": signed.nonce},

@@ -112,3 +112,55 @@ def test_a_worker_dying_between_storing_and_sending_lands_the_transaction_exactl
     assert client.receipt(stored_hash)["status"] == 1
     journal = JournalEntry.objects.filter(object_id=str(tx.pk), action="multisig.multisigtransaction.broadcast")
     assert journal.count() == 1
+
+
+def test_two_broadcasters_racing_on_one_transaction_send_it_once(chain, gold_backing):
+    """No worker here: two broadcasters (threads) take the same approved row at the same moment."""
+    from backoffice.multisig.services import multisig_transaction_broadcast, multisig_transaction_follow
+
+    client, token = chain_client(), deployment_get().token
+    supply, relayer_nonce = client.token_total_supply(token), client.account_nonce(relayer_account().address)
+    tx = _propose(4_000_000)
+    for n in (1, 2, 3):
+        confirmation_add(client=client, transaction_id=tx.pk, signature=_signature(tx, n),
+                         actor=get_user_model().objects.get(username=f"owner{n}"))
+    start, errors = threading.Barrier(2), []
+
+    def broadcast() -> None:
+        try:
+            start.wait()
+            multisig_transaction_broadcast(client=chain_client(), transaction_id=tx.pk)
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=broadcast) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    done = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    assert done.state == TxState.EXECUTED, done.failure_reason
+    assert client.account_nonce(relayer_account().address) == relayer_nonce + 1
+    assert client.token_total_supply(token) == supply + 4_000_000
+
+
+def test_a_stale_broadcaster_never_marks_an_executed_transaction_failed(chain, gold_backing):
+    """A redelivered task holding an old view (approved) arrives after the transaction executed: the
+    multisig nonce has moved, yet the row must stay executed."""
+    from backoffice.multisig.services import multisig_transaction_broadcast, multisig_transaction_follow
+
+    client = chain_client()
+    tx = _propose(5_000_000)
+    for n in (1, 2, 3):
+        confirmation_add(client=client, transaction_id=tx.pk, signature=_signature(tx, n),
+                         actor=get_user_model().objects.get(username=f"owner{n}"))
+    stale = MultisigTransaction.objects.get(pk=tx.pk)
+    assert stale.state == TxState.APPROVED
+    multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+    assert multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1).state == TxState.EXECUTED
+
+    after = _broadcast_prepare(client=client, tx=stale)
+    assert after.state == TxState.EXECUTED and after.failure_reason == ""
