@@ -21,7 +21,7 @@ from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
 # Transactions still on their way: the multisig's queue, in the order the chain will take them.
 PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 # Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
-_SHOWN_KEYS = {"function", "to", "amount", "tokens", "backing", "proposal"}
+_SHOWN_KEYS = {"function", "to", "amount", "tokens", "backing", "proposal", "case"}
 
 
 def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, signed: bool) -> str:
@@ -38,13 +38,15 @@ def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, si
 
 
 def _proposal_url(decoded: dict[str, Any]) -> str:
-    """The admin page of the proposal behind the transaction, when the proposing app registered one."""
-    if not isinstance(decoded.get("proposal"), int):
-        return ""
-    try:
-        return reverse("admin:issuance_ownerproposal_change", args=[decoded["proposal"]])
-    except NoReverseMatch:
-        return ""
+    """The admin page of what the transaction was proposed for: an owner proposal or a compliance case."""
+    for key, url_name in (("proposal", "admin:issuance_ownerproposal_change"),
+                          ("case", "admin:compliance_case_change")):
+        if isinstance(decoded.get(key), int):
+            try:
+                return reverse(url_name, args=[decoded[key]])
+            except NoReverseMatch:
+                return ""
+    return ""
 
 
 @login_required
@@ -73,6 +75,7 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
         "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
         "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal,
         "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": _proposal_url(decoded),
+        "proposal_label": f"Case #{decoded['case']}" if "case" in decoded else f"Proposal #{decoded.get('proposal')}",
         "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
         "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),
         "dev_wallet": dev_wallet_enabled(),

@@ -218,3 +218,19 @@ def test_operators_never_see_a_compliance_transaction(chain, client):
     for name, status in (("operator", 403), ("owner1", 403), ("manager", 200), ("officer2", 200)):
         client.force_login(users.get(username=name))
         assert client.get(f"/multisig/{tx.pk}/").status_code == status, name
+
+
+def test_a_compliance_transaction_links_back_to_its_case(chain, client):
+    from django.contrib.auth import get_user_model
+    from eth_account import Account
+
+    from compliance.services import compliance_proposal_create
+    from compliance.tests.factories import case_for
+
+    users = get_user_model().objects
+    case = case_for(Account.create().address)
+    proposal = compliance_proposal_create(client=chain_client(), case_id=case.pk, action="blacklist",
+                                          actor=users.get(username="officer1"))
+    client.force_login(users.get(username="officer2"))
+    page = client.get(f"/multisig/{proposal.transaction.pk}/").content.decode()
+    assert f'<a id="tx-proposal" href="/admin/compliance/case/{case.pk}/change/">Case #{case.pk}</a>' in page
