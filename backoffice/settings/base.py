@@ -183,6 +183,9 @@ MULTISIG_REORG_DEPTH = env.int("MULTISIG_REORG_DEPTH", default=64)
 # Owners may not sign what they proposed (four-eyes); a setting so a small demo can relax it.
 MULTISIG_FOUR_EYES = env.bool("MULTISIG_FOUR_EYES", default=True)
 
+# The public proof of reserve reads the chain at most once per this many seconds.
+RESERVE_PUBLIC_CACHE_SECONDS = env.int("RESERVE_PUBLIC_CACHE_SECONDS", default=10)
+
 ISSUANCE_MULTISIG_OWNERS = 7
 ISSUANCE_MULTISIG_THRESHOLD = 3
 COMPLIANCE_MULTISIG_OWNERS = 5

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 
@@ -26,6 +28,21 @@ class PublicReserve:
     reserve: Reserve
     chain_id: int
     token: str  # checksummed: where anyone can read totalSupply for themselves
+
+
+def reserve_public_cached(*, client: ChainClient) -> PublicReserve:
+    """`reserve_public_get`, shared for RESERVE_PUBLIC_CACHE_SECONDS: a public page anyone can reload
+    must not turn each visit into node calls. Failures are never cached."""
+    seconds = settings.RESERVE_PUBLIC_CACHE_SECONDS
+    if seconds <= 0:
+        return reserve_public_get(client=client)
+    key = f"reserve-public:{settings.CHAIN_ID}"
+    cached = cache.get(key)
+    if isinstance(cached, PublicReserve):
+        return cached
+    public = reserve_public_get(client=client)
+    cache.set(key, public, timeout=seconds)
+    return public
 
 
 def reserve_public_get(*, client: ChainClient) -> PublicReserve:

@@ -29,7 +29,7 @@ from .selectors import (
     bars_audited_page,
     bars_audited_rows,
     reserve_history_get,
-    reserve_public_get,
+    reserve_public_cached,
 )
 from .serializers import ReserveSerializer, ReserveUnavailableSerializer
 
@@ -43,7 +43,7 @@ RETRY_AFTER_SECONDS = 30
 
 def _reserve_or_none() -> PublicReserve | None:
     try:
-        return reserve_public_get(client=chain_client())
+        return reserve_public_cached(client=chain_client())
     except ChainError as exc:
         logger.warning("proof-of-reserve chain=unavailable error=%s", exc)
         return None

@@ -448,3 +448,17 @@ def test_a_visitor_sees_the_figures_and_the_chart_in_a_browser(live_server, page
     screenshot = tmp_path / "proof-of-reserve.png"
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_public_figures_are_read_from_chain_once_per_cache_window(client, chain, settings, gold_backing):
+    from django.core.cache import cache
+
+    from issuance.tests.factories import issue_on_chain
+
+    settings.RESERVE_PUBLIC_CACHE_SECONDS = 60
+    cache.delete(f"reserve-public:{settings.CHAIN_ID}")
+    first = client.get("/api/reserve/").json()["total_supply_base_units"]
+    issue_on_chain(amount=3_000_000, recipient=dev_account(17).address)
+    assert client.get("/api/reserve/").json()["total_supply_base_units"] == first  # served from the cache
+    cache.delete(f"reserve-public:{settings.CHAIN_ID}")
+    assert int(client.get("/api/reserve/").json()["total_supply_base_units"]) == int(first) + 3_000_000
