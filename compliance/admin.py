@@ -38,6 +38,7 @@ from .models import (
     ScreeningImport,
 )
 from .models.proposals import TOKEN_FUNCTION
+from .selectors import compliance_actions_available
 
 ACT = "compliance.act_compliance"
 # The service's refusals: input (InvalidInput is a ValueError), role or state, and a node that cannot be asked.
@@ -93,6 +94,13 @@ class ProposeForm(forms.Form):
                 max_length=100, label="Type the balance to burn (tokens)",
                 widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "decimal"}),
                 help_text="Exactly the balance shown above: every token at this address is burned.")
+
+
+def _actions_available(address: str) -> list[str]:
+    try:
+        return compliance_actions_available(client=chain_client(), address=address)
+    except ChainError:
+        return list(PROPOSE_LABELS)
 
 
 @admin.register(Case)
@@ -153,11 +161,12 @@ class CaseAdmin(ServiceFSMAdmin):
                               for p in proposals],
                 "may_act": may_act,
                 "evidence_url": reverse("admin:compliance_case_evidence", args=[case.pk]) if may_act else "",
-                # The service refuses proposals on a closed case; no button invites one.
+                # The service refuses proposals on a closed case, and actions the chain state does not
+                # allow; no button invites one (all are offered when the chain cannot be read).
                 "propose_links": [
                     (f"propose-{a.replace('_', '-')}", label, reverse("admin:compliance_case_propose",
                                                                        args=[case.pk, a]))
-                    for a, label in PROPOSE_LABELS.items()
+                    for a, label in PROPOSE_LABELS.items() if a in _actions_available(case.address)
                 ] if may_act and case.state == CaseState.OPEN else [],
             }
         return super().change_view(request, object_id, form_url, context)

@@ -31,3 +31,17 @@ def screening_hits(*, client: ChainClient) -> list[ScreeningHit]:
 
 def register_entries() -> list[FrozenAddress]:
     return list(FrozenAddress.objects.select_related("case", "last_transaction").order_by("address"))
+
+
+def compliance_actions_available(*, client: ChainClient, address: str) -> list[str]:
+    """The actions the chain state allows now: blacklist a free address; unblacklist a listed one,
+    and destroy its funds if it holds any. The service checks again when one is proposed."""
+    from .models import ComplianceAction
+
+    token = deployment_get().token
+    if not client.token_is_blacklisted(token, address):
+        return [ComplianceAction.BLACKLIST.value]
+    actions = [ComplianceAction.UNBLACKLIST.value]
+    if client.token_balance(token, address) > 0:
+        actions.append(ComplianceAction.DESTROY_FUNDS.value)
+    return actions

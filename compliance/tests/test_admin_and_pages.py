@@ -136,8 +136,10 @@ def test_the_case_page_takes_evidence_proposals_and_closing(chain, client):
     case = case_for(fresh_address())
     logged_in(client, "officer2")
     page = _text(client.get(f"/admin/compliance/case/{case.pk}/change/"))
-    assert {"add-evidence", "propose-blacklist", "propose-unblacklist", "propose-destroy-funds"} <= set(
-        re.findall(r'id="([\w-]+)"', page))
+    ids = set(re.findall(r'id="([\w-]+)"', page))
+    assert {"add-evidence", "propose-blacklist"} <= ids
+    # A free address on chain can only be blacklisted: no button invites what the service would refuse.
+    assert not {"propose-unblacklist", "propose-destroy-funds"} & ids
 
     content = b"%PDF-1.4 freeze order"
     response = client.post(f"/admin/compliance/case/{case.pk}/evidence/",
