@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,9 +131,12 @@ def chain(chain_session: ChainFixture, db: None) -> ChainFixture:
     return chain_session
 
 
-@pytest.fixture(scope="session")
-def celery_worker(chain_session: ChainFixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Celery worker process on the real broker, using the test database and anvil."""
+@contextmanager
+def celery_worker_process(
+    chain_session: ChainFixture, log_dir: Path, *, name: str, rpc_url: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (its own process group) on the real broker, the test database
+    and anvil (or `rpc_url`, e.g. a proxy a test controls); ready when it answers a ping."""
     from django.conf import settings
     from django.db import connection
 
@@ -141,39 +146,48 @@ def celery_worker(chain_session: ChainFixture, tmp_path_factory: pytest.TempPath
     database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     if connection.vendor != "postgresql":
         pytest.fail("the Celery worker tests need PostgreSQL: set DATABASE_URL")
-    name = f"test-worker-{os.getpid()}@localhost"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "CHAIN_RPC_URL": settings.CHAIN_RPC_URL,
+        "CHAIN_RPC_URL": rpc_url or settings.CHAIN_RPC_URL,
         "CHAIN_ID": str(settings.CHAIN_ID),
         "CHAIN_CONFIRMATIONS": str(settings.CHAIN_CONFIRMATIONS),
         "RELAYER_PRIVATE_KEY_FILE": str(chain_session.relayer_key_file),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    log_path = log_dir / f"{name.split('@')[0]}.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "celery"), "-A", "backoffice", "worker", "--loglevel=INFO", "-n", name,
          "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency=2", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(destination=[name], timeout=0.5):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        yield name
+        yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(chain_session: ChainFixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's real Celery worker; yields its name (for control commands)."""
+    name = f"test-worker-{os.getpid()}@localhost"
+    with celery_worker_process(chain_session, tmp_path_factory.mktemp("celery"), name=name):
+        yield name
 
 
 @pytest.fixture(scope="session")

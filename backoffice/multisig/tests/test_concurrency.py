@@ -20,7 +20,6 @@ from backoffice.multisig.services import (
     multisig_transaction_propose,
     safe_tx_of,
 )
-from backoffice.multisig.tasks import multisig_sweep_task
 from backoffice.multisig.tests.helpers import tx_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
@@ -77,41 +76,6 @@ def test_seven_owners_confirming_at_once_produce_exactly_one_broadcast(chain, go
     journal = JournalEntry.objects.filter(object_id=str(tx.pk))
     assert journal.filter(action="multisig.multisigtransaction.broadcast").count() == 1
     assert journal.filter(action="multisig.multisigtransaction.approve").count() == 1
-
-
-def test_a_worker_dying_between_storing_and_sending_lands_the_transaction_exactly_once(
-    chain, gold_backing, celery_worker, settings
-):
-    """The worker is stopped from taking tasks; the broadcaster's first half runs here and 'dies'
-    before sending: the raw transaction is stored and committed, nothing is on the node. Restarted,
-    the worker takes the queued broadcast (and two sweeps) and sends exactly those stored bytes."""
-    from backoffice.celery import app
-
-    client, token = chain_client(), deployment_get().token
-    supply = client.token_total_supply(token)
-    tx = _propose(3_000_000)
-    queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    app.control.cancel_consumer(queue, destination=[celery_worker], reply=True)
-    try:
-        for n in (1, 2, 3):
-            confirmation_add(client=client, transaction_id=tx.pk, signature=_signature(tx, n),
-                             actor=get_user_model().objects.get(username=f"owner{n}"))
-        prepared = _broadcast_prepare(client=client, tx=MultisigTransaction.objects.get(pk=tx.pk))
-        assert prepared.state == TxState.BROADCASTING
-        stored_hash, stored_raw = prepared.relayer_tx_hash, bytes(prepared.relayer_raw_tx or b"")
-        assert client.receipt(stored_hash) is None  # "died" before sending: the node knows nothing
-        multisig_sweep_task.delay()
-        multisig_sweep_task.delay()
-    finally:
-        app.control.add_consumer(queue, destination=[celery_worker], reply=True)
-
-    tx = tx_wait(tx.pk, {TxState.EXECUTED, TxState.FAILED})
-    assert tx.state == TxState.EXECUTED, tx.failure_reason
-    assert tx.relayer_tx_hash == stored_hash and bytes(tx.relayer_raw_tx or b"") == stored_raw
-    assert client.token_total_supply(token) == supply + 3_000_000  # issued once, not twice
-    assert client.receipt(stored_hash)["status"] == 1
-    journal = JournalEntry.objects.filter(object_id=str(tx.pk), action="multisig.multisigtransaction.broadcast")
-    assert journal.count() == 1
 
 
 def test_two_broadcasters_racing_on_one_transaction_send_it_once(chain, gold_backing):
