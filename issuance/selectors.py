@@ -60,7 +60,9 @@ def pending_issue_total(*, exclude_transaction_id: int | None = None, exclude_pr
 
 
 def _oz(queryset: QuerySet[Bar]) -> Decimal:
-    return queryset.aggregate(total=Sum("fine_oz"))["total"] or Decimal("0.000")
+    # A sum of 3-decimal values is exact at 3 decimals; SQLite returns it with trailing digits.
+    total = queryset.aggregate(total=Sum("fine_oz"))["total"] or Decimal(0)
+    return Decimal(total).quantize(Decimal("0.001"))
 
 
 @dataclass(frozen=True)
