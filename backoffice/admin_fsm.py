@@ -74,7 +74,8 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
         # Nothing is edited in place: "change" means taking one of the transitions you are allowed.
         if obj is None:
             return super().has_change_permission(request, obj) or self._any_transition_permission(request)
-        return bool(list(obj.get_available_user_state_transitions(user=request.user)))
+        available = obj.get_available_user_state_transitions(user=request.user)
+        return any(t.name in self.transition_services for t in available)
 
     def _any_transition_permission(self, request: http.HttpRequest) -> bool:
         app = self.model._meta.app_label

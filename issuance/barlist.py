@@ -21,6 +21,11 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("serial", "refiner", "year", "gross_oz", "fineness")
 MAX_ROWS = 100_000
+MAX_GROSS_OZ = Decimal(1000)  # the largest bars are about 430 oz; more is a typo, not a bar
+FINE_TOLERANCE = Decimal("0.001")  # a vault's own fine weight may round where we cut
+# A cell starting with one of these is a formula to a spreadsheet: never stored, never exported.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+LENGTHS = {"serial": 50, "refiner": 100}
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,10 @@ class BarListInvalid(ValueError):
 
 
 def _decimal(value: str, field: str, places: int) -> Decimal:
+    if "," in value:
+        raise ValueError(f"{field} '{value}' has a comma: write decimals with a point and no thousands separators")
     try:
-        number = Decimal(value.replace(",", "").strip())
+        number = Decimal(value.strip())
     except InvalidOperation as exc:
         raise ValueError(f"{field} '{value}' is not a number") from exc
     if not number.is_finite():
@@ -81,7 +88,10 @@ def bar_rows_parse(
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise BarListInvalid(["the file is not UTF-8 text (save it as CSV UTF-8)"]) from exc
-    lines = list(csv.reader(io.StringIO(content)))
+    try:
+        lines = list(csv.reader(io.StringIO(content)))
+    except csv.Error as exc:
+        raise BarListInvalid([f"the file is not valid CSV: {exc}"]) from exc
     if not lines or not any(cell.strip() for cell in lines[0]):
         raise BarListInvalid(["the file is empty: a header row and at least one bar are needed"])
     columns, errors = _header_map(lines[0])
@@ -123,6 +133,11 @@ def _row(number: int, cells: list[str], columns: dict[str, int], next_year: int)
     for field in REQUIRED:
         if not cell(field):
             raise ValueError(f"{COLUMNS[field][0]} is missing")
+    for field, limit in LENGTHS.items():
+        if len(cell(field)) > limit:
+            raise ValueError(f"{COLUMNS[field][0]} is longer than {limit} characters")
+        if cell(field).startswith(FORMULA_START):
+            raise ValueError(f"{COLUMNS[field][0]} '{cell(field)}' starts like a spreadsheet formula")
     try:
         year = int(cell("year"))
     except ValueError as exc:
@@ -132,12 +147,17 @@ def _row(number: int, cells: list[str], columns: dict[str, int], next_year: int)
     gross = _decimal(cell("gross_oz"), "gross weight", 3)
     if gross <= 0:
         raise ValueError(f"gross weight {gross} must be above zero")
+    if gross > MAX_GROSS_OZ:
+        raise ValueError(f"gross weight {gross} oz is above {MAX_GROSS_OZ} oz: not a bar")
     fineness = _decimal(cell("fineness"), "fineness", 2)
     if not Decimal(0) < fineness <= Decimal(1000):
         raise ValueError(f"fineness {fineness} is outside (0, 1000]")
-    fine = _decimal(cell("fine_oz"), "fine weight", 3) if cell("fine_oz") else fine_weight_compute(gross, fineness)
+    computed = fine_weight_compute(gross, fineness)
+    fine = _decimal(cell("fine_oz"), "fine weight", 3) if cell("fine_oz") else computed
     if not Decimal(0) < fine <= gross:
         raise ValueError(f"fine weight {fine} must be above zero and at most the gross weight {gross}")
+    if abs(fine - computed) > FINE_TOLERANCE:
+        raise ValueError(f"fine weight {fine} does not match gross x fineness / 1000 = {computed}")
     return BarRow(row=number, serial=cell("serial"), refiner=cell("refiner"), year=year,
                   gross_oz=gross, fineness=fineness, fine_oz=fine)
 

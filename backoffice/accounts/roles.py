@@ -20,7 +20,7 @@ class Role:
 
 
 # Apps whose every model the manager may read (and nothing else may be done by a manager).
-MANAGER_READS_APPS = ("journal", "chain", "multisig", "issuance", "compliance", "auth", "authtoken")
+MANAGER_READS_APPS = ("journal", "chain", "multisig", "issuance", "compliance", "auth")  # never authtoken: keys act
 _MULTISIG_READ = ["multisig.view_multisigtransaction", "multisig.view_confirmation", "multisig.view_signer",
                   "chain.view_deployment"]
 

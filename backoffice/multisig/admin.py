@@ -47,3 +47,9 @@ class MultisigTransactionAdmin(ReadOnlyAdmin):
     search_fields = ("safe_tx_hash", "relayer_tx_hash", "to")
     inlines = [ConfirmationInline]
     exclude = ("data", "relayer_raw_tx")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Compliance transactions stay hidden from everyone but officers and managers.
+        from .selectors import transactions_visible_to
+
+        return transactions_visible_to(request.user, super().get_queryset(request))

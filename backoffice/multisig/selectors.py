@@ -41,3 +41,15 @@ def transaction_status(tx: MultisigTransaction) -> dict[str, Any]:
         "failure_reason": tx.failure_reason,
         "cancel_reason": tx.cancel_reason,
     }
+
+
+def transactions_visible_to(user: User | AnonymousUser, queryset: Any) -> Any:
+    """`queryset` narrowed to the multisigs whose transactions `user` may see (as transaction_visible_to)."""
+    if not user.is_authenticated:
+        return queryset.none()
+    if user.is_superuser or user.groups.filter(name=Role.MANAGER).exists():
+        return queryset
+    kinds = set(Signer.objects.filter(user_id=user.pk).values_list("multisig", flat=True))
+    if user.groups.filter(name=Role.OPERATOR).exists():
+        kinds.add(Multisig.ISSUANCE)
+    return queryset.filter(multisig__in=kinds)

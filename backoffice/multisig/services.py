@@ -305,7 +305,9 @@ def multisig_transaction_reorg_check(*, client: ChainClient, transaction_id: int
         return tx
     try:
         canonical = client.block_hash(tx.block_number)
-    except Exception:  # noqa: BLE001 - a block beyond the head is as gone as a replaced one
+    except ChainUnavailable:
+        raise  # a node that does not answer says nothing about reorgs
+    except Exception:  # noqa: BLE001 - web3's BlockNotFound: a block beyond the head is gone
         canonical = ""
     if canonical == tx.block_hash:
         return tx
@@ -327,6 +329,8 @@ def multisig_transaction_cancel(
     if not reason:
         raise ValueError("a reason is required")
     with transaction.atomic():
+        # The proposers' lock: no new nonce can be handed out while we decide whether one is needed.
+        Deployment.objects.select_for_update().get(chain_id=client.chain_id)
         tx = MultisigTransaction.objects.select_for_update().get(pk=transaction_id)
         later = MultisigTransaction.objects.filter(safe_address=tx.safe_address, nonce__gt=tx.nonce,
                                                    state__in=LIVE_STATES).exists()

@@ -12,7 +12,7 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from django.contrib.auth.models import User
 from django.core.files.base import File
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -301,7 +301,9 @@ def audit_accept(*, audit_id: int, actor: User) -> Audit:
     with transaction.atomic():
         audit = transition_apply(model=Audit, pk=audit_id, transition="accept", actor=actor,
                                  params={"at": timezone.now()})
-        bars = list(_books(audit).values())
+        # Only bars this audit counted: a deposit received after the submission is not covered by it.
+        counted = {(c.refiner.casefold(), c.serial.casefold()) for c in audit.counts.all()}
+        bars = [bar for key, bar in _books(audit).items() if key in counted]
         Bar.objects.filter(pk__in=[b.pk for b in bars]).update(audited_by=audit, blocked_by=None)
         _deposits_mark_audited([b.deposit_id for b in bars], actor=actor)
     return audit
@@ -374,10 +376,16 @@ def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: Use
     rows or none (bar_list_import_run)."""
     if kind == ImportKind.DEPOSIT_BARS:
         _permission_require(actor, "issuance.add_deposit", "record deposits")
-        target = {"deposit": Deposit.objects.get(pk=target_id)}
+        deposit = Deposit.objects.get(pk=target_id)
+        if deposit.state != DepositState.DRAFT:
+            raise InvalidInput(f"bars can be added only to a draft deposit; this one is {deposit.state}")
+        target: dict[str, Deposit | Audit] = {"deposit": deposit}
     elif kind == ImportKind.AUDIT_COUNTS:
         _auditor_require(target_id, actor)
-        target = {"audit": Audit.objects.get(pk=target_id)}
+        audit = Audit.objects.get(pk=target_id)
+        if audit.state != AuditState.FIELDWORK:
+            raise InvalidInput(f"counts are recorded during fieldwork; this audit is {audit.state}")
+        target = {"audit": audit}
     else:
         raise InvalidInput(f"unknown bar list kind {kind}")
     if upload is None or not getattr(upload, "size", 0):
@@ -423,6 +431,8 @@ def bar_list_import_run(*, job_id: int) -> BarListImport:
         errors = exc.errors
     except (InvalidInput, TransitionRefused) as exc:
         errors = [str(exc)]
+    except DatabaseError as exc:  # a value the database refuses: the list is refused, the job ends
+        errors = [f"the database refused the list: {exc.__class__.__name__}"]
     else:
         return transition_apply(model=BarListImport, pk=job.pk, transition="succeed", actor=job.created_by,
                                 check_permission=False, params={"bars": saved, "at": timezone.now()},

@@ -132,10 +132,11 @@ def test_submit_lists_every_discrepancy_and_a_dispute_blocks_the_affected_bars(p
     deposit = deposit_verified(operator=operator, custodian=custodian, vault=vault, reference="D-5",
                                csv=bar_csv(BARS))
     counted = [("A100", "400.000", "999.9", ""), ("A101", "401.000", "999.5", ""),  # A101 lighter
-               ("A102", "399.800", "999.9", "397.800"), ("Z999", "400.000", "999.9", "")]  # A102 assay; Z999 extra
+               ("A102", "399.800", "999.9", ""), ("Z999", "400.000", "999.9", "")]  # A102 assay; Z999 extra
     audit = audit_submitted(operator=operator, auditor=auditor, vault=vault, counts_csv=bar_csv(counted))
     kinds = set(Discrepancy.objects.filter(audit=audit).values_list("kind", "serial"))
-    assert kinds == {("weight", "A101"), ("fineness", "A102"), ("unexpected", "Z999")}
+    # A102's other assay also gives another fine weight: both are listed.
+    assert kinds == {("weight", "A101"), ("fineness", "A102"), ("weight", "A102"), ("unexpected", "Z999")}
 
     with pytest.raises(TransitionRefused):
         services.audit_accept(audit_id=audit.pk, actor=auditor)
@@ -173,6 +174,11 @@ def test_a_missing_bar_is_a_discrepancy(people, vault):
         ([("B1", "400", "999.9", "401")], "row 4: fine weight 401 must be above zero and at most"),
         ([("B1", "400.0001", "999.9", "")], "has more than 3 decimals"),
         ([("B1", "NaN", "999.9", "")], "is not a number"),
+        ([("B1", '"400,125"', "999.9", "")], "has a comma"),
+        ([("B1", "1e30", "999.9", "")], "not a bar"),
+        ([("B1", "400", "750", "400")], r"does not match gross x fineness / 1000 = 300.000"),
+        ([("=HYPERLINK(1)", "400", "999.9", "")], "starts like a spreadsheet formula"),
+        ([("S" * 51, "400", "999.9", "")], "longer than 50 characters"),
     ],
 )
 def test_a_bad_row_rejects_the_whole_bar_list(people, vault, rows, message):
