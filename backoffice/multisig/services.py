@@ -197,10 +197,14 @@ def _settle(tx: MultisigTransaction, transition: str, **kwargs: Any) -> Multisig
         return MultisigTransaction.objects.get(pk=tx.pk)
 
 
-def _abandon(tx: MultisigTransaction, reason: str) -> MultisigTransaction:
+def _abandon(tx: MultisigTransaction, reason: str, *, nonce_used: bool = False) -> MultisigTransaction:
     """Nothing was sent: mark it failed, unless another broadcaster has claimed it meanwhile (then the
-    row already tells the truth, and a stale view here must not overwrite it)."""
-    return _settle(tx, "abandon", reason=reason, params={"reason": reason})
+    row already tells the truth, and a stale view here must not overwrite it). Its threshold of
+    signatures stays valid on chain, so unless its nonce is already used a rejection is proposed."""
+    settled = _settle(tx, "abandon", reason=reason, params={"reason": reason})
+    if settled.state == TxState.FAILED and settled.failure_reason == reason and not nonce_used:
+        _rejection_if_needed(settled, actor=None, reason=f"burn nonce {tx.nonce}: {reason}", signed=True)
+    return settled
 
 
 def _relayer_nonce(client: ChainClient, relayer: str) -> int:
@@ -212,7 +216,7 @@ def _relayer_nonce(client: ChainClient, relayer: str) -> int:
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
     chain_nonce = client.safe_nonce(tx.safe_address)
     if chain_nonce > tx.nonce:
-        return _abandon(tx, f"nonce {tx.nonce} was used on chain by another transaction "
+        return _abandon(tx, nonce_used=True, reason=f"nonce {tx.nonce} was used on chain by another transaction "
                          f"(the multisig nonce is now {chain_nonce})")
     if chain_nonce < tx.nonce:
         raise ChainError(f"multisig nonce is {chain_nonce}: transaction #{tx.nonce} waits for earlier ones")
@@ -276,7 +280,11 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
     if receipt["status"] == 1 and success:
         return _settle(tx, "execute", data=facts, params={**facts, "executed_at": timezone.now()})
     reason = "the multisig reported ExecutionFailure" if receipt["status"] == 1 else "the transaction reverted"
-    return _settle(tx, "fail", reason=reason, data=facts, params={**facts, "reason": reason})
+    failed = _settle(tx, "fail", reason=reason, data=facts, params={**facts, "reason": reason})
+    if failed.state == TxState.FAILED and receipt["status"] != 1:
+        # A reverted execTransaction leaves the multisig nonce unused and the signatures valid.
+        _rejection_if_needed(failed, actor=None, reason=f"burn nonce {tx.nonce}: {reason}", signed=True)
+    return failed
 
 
 def _is_stuck(tx: MultisigTransaction) -> bool:
@@ -339,16 +347,37 @@ def multisig_transaction_cancel(
                          check_permission=False, reason=reason, params={"reason": reason})
         if not needs_rejection:
             return None
-        safe_tx = SafeTx(to=tx.safe_address, value=0, data=b"", operation=0, nonce=tx.nonce)
-        rejection = MultisigTransaction.objects.create(
-            multisig=tx.multisig, safe_address=tx.safe_address, chain_id=tx.chain_id, to=tx.safe_address, value=0,
-            data=b"", operation=0, nonce=tx.nonce, threshold=tx.threshold, replaces=tx, created_by=actor,
-            decoded={"function": "rejection", "replaces": tx.safe_tx_hash, "nonce": tx.nonce},
-            safe_tx_hash="0x" + safe_tx.safe_tx_hash(chain_id=tx.chain_id, safe_address=tx.safe_address).hex(),
-        )
-        journal_record(action="multisig.rejection_proposed", actor=actor, obj=rejection, state_after=rejection.state,
-                       reason=reason, data={"replaces": tx.safe_tx_hash, "nonce": tx.nonce})
+        return _rejection_create(tx, actor=actor, reason=reason)
+
+
+def _rejection_create(tx: MultisigTransaction, *, actor: User | None, reason: str) -> MultisigTransaction:
+    """An empty call to the multisig itself at `tx`'s nonce, for the signers to sign: executing it
+    uses up the nonce, so `tx`'s signatures can never run and later nonces move on.
+    Call inside a transaction holding the proposers' lock."""
+    safe_tx = SafeTx(to=tx.safe_address, value=0, data=b"", operation=0, nonce=tx.nonce)
+    rejection = MultisigTransaction.objects.create(
+        multisig=tx.multisig, safe_address=tx.safe_address, chain_id=tx.chain_id, to=tx.safe_address, value=0,
+        data=b"", operation=0, nonce=tx.nonce, threshold=tx.threshold, replaces=tx, created_by=actor,
+        decoded={"function": "rejection", "replaces": tx.safe_tx_hash, "nonce": tx.nonce},
+        safe_tx_hash="0x" + safe_tx.safe_tx_hash(chain_id=tx.chain_id, safe_address=tx.safe_address).hex(),
+    )
+    journal_record(action="multisig.rejection_proposed", actor=actor, obj=rejection, state_after=rejection.state,
+                   reason=reason, actor_username="" if actor else "system",
+                   data={"replaces": tx.safe_tx_hash, "nonce": tx.nonce})
     return rejection
+
+
+def _rejection_if_needed(tx: MultisigTransaction, *, actor: User | None, reason: str, signed: bool) -> None:
+    """After `tx` ended without using its nonce: burn the nonce with a rejection when `tx` carries
+    enough signatures to be run by anyone (`signed`), or later nonces wait on it."""
+    with transaction.atomic():
+        Deployment.objects.select_for_update().get(chain_id=tx.chain_id)
+        later = MultisigTransaction.objects.filter(safe_address=tx.safe_address, nonce__gt=tx.nonce,
+                                                   state__in=LIVE_STATES).exists()
+        taken = MultisigTransaction.objects.filter(safe_address=tx.safe_address, nonce=tx.nonce,
+                                                   state__in=LIVE_STATES).exists()
+        if (signed or later) and not taken:
+            _rejection_create(tx, actor=actor, reason=reason)
 
 
 def multisig_transaction_reject(*, transaction_id: int, reason: str, actor: User) -> MultisigTransaction:
@@ -359,8 +388,10 @@ def multisig_transaction_reject(*, transaction_id: int, reason: str, actor: User
     tx = MultisigTransaction.objects.get(pk=transaction_id)
     if not Signer.objects.filter(user_id=actor.pk, multisig=tx.multisig).exists():
         raise TransitionRefused(f"only a signer of the {tx.multisig} multisig may reject it")
-    return transition_apply(model=MultisigTransaction, pk=transaction_id, transition="reject", actor=actor,
-                            check_permission=False, reason=reason, params={"reason": reason})
+    rejected = transition_apply(model=MultisigTransaction, pk=transaction_id, transition="reject", actor=actor,
+                                check_permission=False, reason=reason, params={"reason": reason})
+    _rejection_if_needed(rejected, actor=actor, reason=f"burn nonce {rejected.nonce}: {reason}", signed=False)
+    return rejected
 
 
 def multisig_transactions_unsettled() -> list[int]:

@@ -235,3 +235,31 @@ def test_a_bad_screening_list_is_refused_whole(chain, content, message):
         services.screening_import(upload=SimpleUploadedFile("l.csv", content.encode()), source="OFAC",
                                   list_name="SDN", listed_on=timezone.localdate(), actor=officer(1))
     assert (ScreeningEntry.objects.count(), JournalEntry.objects.count()) == before
+
+
+def test_destroy_funds_is_refused_before_sending_when_the_balance_changed_and_the_nonce_is_burned(
+    chain, gold_backing
+):
+    """More tokens reach the blacklisted address after the officers confirmed its balance: the guard
+    refuses to burn what they did not see, and a rejection is proposed so their signatures die."""
+    client, token = chain_client(), deployment_get().token
+    holder = _fresh()
+    issue_on_chain(amount=2_000_000, recipient=holder)
+    case = case_for(holder)
+    blacklist = services.compliance_proposal_create(client=client, case_id=case.pk, action="blacklist",
+                                                    actor=officer(1))
+    for n in (1, 2, 3, 4, 5):
+        officer_sign(blacklist.transaction, n)
+    execute_here(blacklist.transaction)
+    destroy = services.compliance_proposal_create(client=client, case_id=case.pk, action="destroy_funds",
+                                                  actor=officer(1), confirm_amount="2")
+    for n in (1, 2, 3, 4, 5):
+        officer_sign(destroy.transaction, n)
+    issue_on_chain(amount=500_000, recipient=holder)  # a blacklisted address can still receive
+
+    tx = multisig_transaction_broadcast(client=client, transaction_id=destroy.transaction.pk)
+    assert tx.state == TxState.FAILED and "the officers confirmed 2.000000" in tx.failure_reason
+    assert client.token_balance(token, holder) == 2_500_000  # nothing burned
+    rejection = MultisigTransaction.objects.get(replaces=tx)
+    assert (rejection.nonce, rejection.state, rejection.decoded["function"]) == (tx.nonce, "awaiting_signatures",
+                                                                                 "rejection")
