@@ -41,8 +41,20 @@ def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = No
 
 @receiver(m2m_changed, sender=User.groups.through)
 def _on_roles_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **kwargs: Any) -> None:
-    """Role grants and revocations, wherever they are made (admin, shell, seed)."""
-    if action not in {"post_add", "post_remove", "pre_clear"} or not isinstance(instance, User):
+    """Role grants and revocations, wherever they are made (admin, shell, seed), from either side."""
+    if action not in {"post_add", "post_remove", "pre_clear"}:
+        return
+    if isinstance(instance, Group):  # group.user_set.add(...): one entry per user, as from the user side
+        if action == "pre_clear":
+            users = list(instance.user_set.all())
+        else:
+            users = list(User.objects.filter(pk__in=pk_set or set()))
+        for user in users:
+            verb = "granted" if action == "post_add" else "revoked"
+            journal_record(action=f"role.{verb}", obj=user, data={"roles": [instance.name],
+                                                                  "user": user.get_username()})
+        return
+    if not isinstance(instance, User):
         return
     if action == "pre_clear":
         names = sorted(instance.groups.values_list("name", flat=True))

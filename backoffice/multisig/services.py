@@ -183,8 +183,22 @@ def multisig_transaction_broadcast(*, client: ChainClient, transaction_id: int) 
         tx = _broadcast_prepare(client=client, tx=tx)
     if tx.state != TxState.BROADCASTING:
         return tx  # already sent, finished, refused or not approved: nothing to send
-    client.raw_send(bytes(tx.relayer_raw_tx or b""))
+    if not _raw_resend(client, tx):
+        return tx  # refused by the node: the follower replaces it once it counts as stuck
     return _settle(tx, "submit", data={"relayer_tx_hash": tx.relayer_tx_hash})
+
+
+def _raw_resend(client: ChainClient, tx: MultisigTransaction) -> bool:
+    """Send the stored bytes again. A node that refuses them (e.g. the base fee rose above the
+    stored fee cap) is not an error to retry: the follower's replacement at higher fees is the cure."""
+    try:
+        client.raw_send(bytes(tx.relayer_raw_tx or b""))
+    except ChainUnavailable:
+        raise
+    except ChainError as exc:
+        logger.warning("multisig-tx=%s relayer-tx=%s refused=%s", tx.pk, tx.relayer_tx_hash, exc)
+        return False
+    return True
 
 
 def _settle(tx: MultisigTransaction, transition: str, **kwargs: Any) -> MultisigTransaction:
@@ -268,7 +282,7 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
     if receipt is None:
         if _is_stuck(tx):
             return _relayer_tx_replace(client=client, tx=tx)
-        client.raw_send(bytes(tx.relayer_raw_tx or b""))  # the same bytes: harmless if known
+        _raw_resend(client, tx)  # the same bytes: harmless if known
         return tx
     block = int(receipt["blockNumber"])
     if client.block_number() - block + 1 < confirmations:

@@ -171,6 +171,8 @@ def proposal_propose(*, client: ChainClient, proposal_id: int, actor: User) -> O
     decoded["backing"] = {b.deposit.reference: tokens_format(int(b.amount))
                           for b in proposal.backings.select_related("deposit")}
     with transaction.atomic():
+        # The proposal's row first, as every transition on it locks it first: no lock-order inversion.
+        OwnerProposal.objects.select_for_update().get(pk=proposal.pk)
         tx = multisig_transaction_propose(client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
                                           data=data, decoded=decoded, actor=actor)
         return transition_apply(model=OwnerProposal, pk=proposal.pk, transition="propose", actor=actor,

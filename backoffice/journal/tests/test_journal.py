@@ -131,3 +131,12 @@ def test_managers_read_the_journal_in_the_admin_and_nobody_can_change_it(client,
     assert client.post(f"/admin/journal/journalentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
     assert client.get("/admin/journal/journalentry/add/").status_code == 403
     assert JournalEntry.objects.filter(pk=entry.pk).exists()
+
+
+def test_role_changes_made_from_the_group_side_are_journalled_too(roles):
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user("carol", password="x" * 12)
+    Group.objects.get(name="custodian").user_set.add(user)
+    entry = JournalEntry.objects.get(action="role.granted", object_id=str(user.pk))
+    assert entry.data == {"roles": ["custodian"], "user": "carol"}

@@ -91,3 +91,30 @@ def test_a_receipt_lost_to_a_reorg_is_followed_again_and_lands_once(chain, gold_
     assert again.state == TxState.EXECUTED
     assert again.block_hash != first.block_hash
     assert client.token_total_supply(token) == supply + 13_000_000
+
+
+def test_stored_bytes_the_node_refuses_are_replaced_by_the_follower(chain, gold_backing, settings):
+    """The worker stored its transaction and died; meanwhile the base fee rose above the stored fee
+    cap, so the node refuses those bytes. The broadcaster must not loop on them: the follower replaces
+    the transaction at the same relayer nonce with fees that fit, and it lands once."""
+    from backoffice.multisig.services import _broadcast_prepare
+
+    client, token = chain_client(), deployment_get().token
+    supply = client.token_total_supply(token)
+    tx = _approved_issue(17_000_000)
+    stored = _broadcast_prepare(client=client, tx=tx)  # stored and committed; the worker "died" here
+    try:
+        _rpc("anvil_setNextBlockBaseFeePerGas", hex(10**12))
+        _rpc("evm_mine")
+        refused = multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+        assert refused.state == TxState.BROADCASTING  # no exception, no retry loop on refused bytes
+        assert client.receipt(stored.relayer_tx_hash) is None
+        settings.MULTISIG_STUCK_SECONDS = 0
+        replaced = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+        assert replaced.previous_tx_hashes == [stored.relayer_tx_hash]
+        assert replaced.relayer_nonce == stored.relayer_nonce
+        done = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    finally:
+        _rpc("anvil_setNextBlockBaseFeePerGas", hex(10**9))
+    assert done.state == TxState.EXECUTED, done.failure_reason
+    assert client.token_total_supply(token) == supply + 17_000_000
