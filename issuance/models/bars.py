@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, Decimal
 
 from django.db import models
+from django.db.models.functions import Lower
 
 FINE_OZ_QUANTUM = Decimal("0.001")
 
@@ -46,7 +47,8 @@ class Bar(models.Model):
     class Meta:
         ordering = ["refiner", "serial"]
         constraints = [
-            models.UniqueConstraint(fields=["refiner", "serial"], name="bar_unique_refiner_serial"),
+            # Case-insensitive: "ab123" and "AB123" of one refiner are the same bar stamped twice.
+            models.UniqueConstraint(Lower("refiner"), Lower("serial"), name="bar_unique_refiner_serial_ci"),
             models.CheckConstraint(condition=models.Q(gross_oz__gt=0), name="bar_gross_positive"),
             models.CheckConstraint(condition=models.Q(fine_oz__gt=0) & models.Q(fine_oz__lte=models.F("gross_oz")),
                                    name="bar_fine_positive_not_above_gross"),

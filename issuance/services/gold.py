@@ -14,6 +14,7 @@ from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from backoffice.chain.client import ChainClient
@@ -132,12 +133,12 @@ def deposit_bars_import(
 
 
 def _known_bars_refuse(rows: Sequence[BarRow]) -> None:
-    serials = {r.serial for r in rows}
+    serials = sorted({r.serial.lower() for r in rows})
     known: set[tuple[str, str]] = set()
-    for chunk_start in range(0, len(rows), 5000):
-        chunk = list(serials)[chunk_start:chunk_start + 5000]
-        known |= {(rf.casefold(), s.casefold()) for rf, s in
-                  Bar.objects.filter(serial__in=chunk).values_list("refiner", "serial")}
+    for chunk_start in range(0, len(serials), 5000):
+        chunk = serials[chunk_start:chunk_start + 5000]
+        found = Bar.objects.annotate(serial_lower=Lower("serial")).filter(serial_lower__in=chunk)
+        known |= {(rf.casefold(), s.casefold()) for rf, s in found.values_list("refiner", "serial")}
     errors = [f"row {r.row}: bar {r.refiner} {r.serial} is already recorded (a bar backs one deposit only)"
               for r in rows if (r.refiner.casefold(), r.serial.casefold()) in known]
     if errors:

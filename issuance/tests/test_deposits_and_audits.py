@@ -245,3 +245,13 @@ def test_only_operators_record_deposits_plan_audits_and_prices(people, vault):
         with pytest.raises(TransitionRefused):
             services.gold_price_record(usd_per_oz="2400", source="LBMA", as_of=timezone.now(), actor=user)
     assert not Deposit.objects.exists() and not Audit.objects.exists()
+
+
+def test_a_bar_differing_only_in_letter_case_is_the_same_bar(people, vault):
+    operator = people[Role.OPERATOR]
+    deposit_make(operator=operator, vault=vault, reference="D-CASE-1", csv=bar_csv([("ab123", "400", "999.9", "")]))
+    second = services.deposit_create(reference="D-CASE-2", depositor="X", vault=vault, actor=operator)
+    with pytest.raises(BarListInvalid, match="row 2: bar Valcambi AB123 is already recorded"):
+        services.deposit_bars_import(deposit_id=second.pk, content=bar_csv([("AB123", "400", "999.9", "")]),
+                                     actor=operator)
+    assert not second.bars.exists()
