@@ -8,6 +8,7 @@ from django import forms, http
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -81,10 +82,14 @@ class DepositAdmin(ServiceFSMAdmin):
     def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
         return [*super().get_readonly_fields(request, obj), "bars_link", "upload_link"] if obj else []
 
+    def get_queryset(self, request: http.HttpRequest) -> Any:
+        return super().get_queryset(request).annotate(bar_count=Count("bars"))  # one query for the list
+
     @admin.display(description="bars")
     def bars_link(self, obj: Deposit) -> str:
         url = reverse("admin:issuance_bar_changelist") + f"?deposit__id__exact={obj.pk}"
-        return format_html('<a href="{}">{} bars</a>', url, obj.bars.count())
+        count = getattr(obj, "bar_count", None)
+        return format_html('<a href="{}">{} bars</a>', url, obj.bars.count() if count is None else count)
 
     @admin.display(description="bar list")
     def upload_link(self, obj: Deposit) -> str:
@@ -144,9 +149,13 @@ class AuditAdmin(ServiceFSMAdmin):
             form.clean_as_of = clean_as_of
         return form
 
+    def get_queryset(self, request: http.HttpRequest) -> Any:
+        return super().get_queryset(request).annotate(discrepancy_total=Count("discrepancies"))
+
     @admin.display(description="discrepancies")
     def discrepancy_count(self, obj: Audit) -> int:
-        return obj.discrepancies.count()
+        count = getattr(obj, "discrepancy_total", None)
+        return obj.discrepancies.count() if count is None else int(count)
 
     @admin.display(description="counted bars")
     def counts_summary(self, obj: Audit) -> str:
@@ -223,6 +232,7 @@ def bar_list_upload(model_admin: admin.ModelAdmin[Any], request: http.HttpReques
 @admin.register(BarListImport)
 class BarListImportAdmin(ReadOnlyAdmin):
     list_display = ("id", "kind", "deposit", "audit", "state", "progress", "bars_saved", "created_by", "created_at")
+    list_select_related = ("deposit", "audit__vault", "created_by")
     list_filter = ("state", "kind")
     fields = ("kind", "deposit", "audit", "file", "sha256", "state", "progress", "bars_saved", "error_list",
               "created_by", "created_at", "finished_at")

@@ -156,3 +156,25 @@ def test_a_vault_created_in_the_admin_is_journalled(client):
     vault = Vault.objects.get(name="Dubai DMCC")
     entry = JournalEntry.objects.get(action="issuance.vault.created", object_id=str(vault.pk))
     assert entry.actor == admin_user and entry.data == {"name": "Dubai DMCC", "location": "Dubai"}
+
+
+def test_the_deposit_and_audit_lists_cost_a_fixed_number_of_queries(client, people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    vault = VaultFactory(name="Query vault")
+    client.force_login(people[Role.MANAGER])
+
+    def count(url: str) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    for n in (1,):
+        deposit_make(operator=people[Role.OPERATOR], vault=vault, reference=f"Q-{n}",
+                     csv=bar_csv([(f"Q{n}", "400", "999.9", "")]))
+    few = count("/admin/issuance/deposit/")
+    for n in range(2, 7):
+        deposit_make(operator=people[Role.OPERATOR], vault=vault, reference=f"Q-{n}",
+                     csv=bar_csv([(f"Q{n}", "400", "999.9", "")]))
+    assert count("/admin/issuance/deposit/") == few
