@@ -13,9 +13,13 @@ from .selectors import reserve_get
 def issue_guard(*, transaction: MultisigTransaction, client: ChainClient) -> None:
     """An issue must still fit the headroom with supply re-read from the chain now, not counting
     itself among the pending issues."""
-    if transaction.multisig != Multisig.ISSUANCE or transaction.decoded.get("function") != "issue":
+    if transaction.multisig != Multisig.ISSUANCE:
         return
-    amount = int(transaction.decoded["amount"])
+    # The calldata, not the human-readable `decoded`, says what will run: trust only what is signed.
+    function, arguments = client.token_call_decode(bytes(transaction.data))
+    if function != "issue":
+        return
+    amount = int(arguments["amount"])
     reserve = reserve_get(client=client, exclude_transaction_id=transaction.pk,
                           exclude_proposal_id=transaction.decoded.get("proposal"))
     if amount > reserve.headroom:

@@ -133,6 +133,15 @@ class ChainClient:
         fn = self.contract("USDKG", token).functions.isBlackListed(to_checksum_address(holder))
         return bool(self._call(fn.call, block_identifier=block))
 
+    def token_call_decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """(function name, arguments) of token calldata; ("", {}) for anything that is not a token call."""
+        contract = self.w3.eth.contract(abi=artifact("USDKG")["abi"])
+        try:
+            function, arguments = contract.decode_function_input(data)
+        except ValueError:
+            return "", {}
+        return str(function.fn_name), dict(arguments)
+
     def token_calldata(self, function: str, *args: Any) -> bytes:
         """ABI-encoded call of a token function, e.g. token_calldata("issue", recipient, amount)."""
         contract = self.w3.eth.contract(abi=artifact("USDKG")["abi"])

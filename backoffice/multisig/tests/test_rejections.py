@@ -60,3 +60,19 @@ def test_an_approved_transaction_refused_by_a_guard_gets_its_nonce_burned(chain)
     assert failed.relayer_tx_hash == ""  # nothing was sent
     rejection = MultisigTransaction.objects.get(replaces=failed)
     assert (rejection.nonce, rejection.state) == (failed.nonce, TxState.AWAITING_SIGNATURES)
+
+
+def test_the_collateral_guard_reads_the_signed_calldata_not_the_description(chain):
+    """An issue described as something else is still an issue: the guard decodes what owners sign."""
+    client = chain_client()
+    tx = multisig_transaction_propose(
+        client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
+        data=client.token_calldata("issue", dev_account(17).address, 10**12),
+        decoded={"function": "pause"}, actor=User.objects.get(username="operator"))
+    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
+    for n in (1, 2, 3):
+        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
+        confirmation_add(client=client, transaction_id=tx.pk, signature=signature,
+                         actor=User.objects.get(username=f"owner{n}"))
+    refused = multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+    assert refused.state == TxState.FAILED and "exceeds the headroom" in refused.failure_reason
