@@ -336,29 +336,20 @@ class FrozenAddressAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', signing_url(tx.pk), tx.relayer_tx_hash or tx.safe_tx_hash)
 
 
-class ScreeningEntryInline(admin.TabularInline):
-    model = ScreeningEntry
-    fields = ("address", "name")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ScreeningImport)
 class ScreeningImportAdmin(ReadOnlyAdmin):
     list_display = ("id", "list_name", "source", "listed_on", "rows", "imported_by", "imported_at")
     list_filter = ("source", "list_name")
     list_select_related = ("imported_by",)
-    fields = ("list_name", "source", "listed_on", "rows", "file_name", "sha256", "imported_by", "imported_at")
+    fields = ("list_name", "source", "listed_on", "rows", "entries_link", "file_name", "sha256", "imported_by",
+              "imported_at")
     readonly_fields = fields
-    inlines = [ScreeningEntryInline]
+
+    @admin.display(description="entries")
+    def entries_link(self, obj: ScreeningImport) -> str:
+        # A link, not an inline: a sanctions list can hold hundreds of thousands of addresses.
+        url = reverse("admin:compliance_screeningentry_changelist") + f"?batch__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} addresses</a>', url, obj.rows)
 
     @admin.display(description="file")
     def file_name(self, obj: ScreeningImport) -> str:
