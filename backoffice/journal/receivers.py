@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
 from .context import Origin
@@ -63,3 +63,41 @@ def _on_roles_changed(sender: Any, instance: Any, action: str, pk_set: set[int] 
     if names:
         verb = "granted" if action == "post_add" else "revoked"
         journal_record(action=f"role.{verb}", obj=instance, data={"roles": names, "user": instance.get_username()})
+
+
+@receiver(m2m_changed, sender=User.user_permissions.through)
+def _on_user_permissions_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None,
+                                 **kwargs: Any) -> None:
+    """A permission given to a person directly, outside any role: as sensitive as a role change."""
+    if action not in {"post_add", "post_remove", "pre_clear"} or not isinstance(instance, User):
+        return
+    from django.contrib.auth.models import Permission
+
+    permissions = (instance.user_permissions.all() if action == "pre_clear"
+                   else Permission.objects.filter(pk__in=pk_set or set()))
+    names = sorted(f"{p.content_type.app_label}.{p.codename}" for p in permissions.select_related("content_type"))
+    if names:
+        verb = "granted" if action == "post_add" else "revoked"
+        journal_record(action=f"permission.{verb}", obj=instance,
+                       data={"permissions": names, "user": instance.get_username()})
+
+
+_FLAGS = ("is_superuser", "is_staff", "is_active")
+
+
+@receiver(pre_save, sender=User)
+def _remember_flags(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk:
+        instance._journal_flags = User.objects.filter(pk=instance.pk).values(*_FLAGS).first()
+
+
+@receiver(post_save, sender=User)
+def _on_flags_changed(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """Superuser, staff and active switches, wherever they are flipped (admin, shell, createsuperuser)."""
+    before = {} if created else (getattr(instance, "_journal_flags", None) or {})
+    changed = {f: getattr(instance, f) for f in _FLAGS if before.get(f) != getattr(instance, f)}
+    if created:
+        changed = {f: v for f, v in changed.items() if v and f != "is_active"}
+    if changed:
+        journal_record(action="user.flags_changed", obj=instance,
+                       data={"user": instance.get_username(), **changed})

@@ -40,9 +40,21 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
         logger.info("multisig-tx=%s waiting reason=%s", transaction_id, exc)
         raise self.retry(exc=exc, countdown=3, max_retries=20) from exc
     if tx.state in UNSETTLED:
-        multisig_transaction_follow_task.apply_async((transaction_id,), countdown=1)
+        follow_schedule(transaction_id, countdown=1)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
+
+
+FOLLOW_LEASE_SECONDS = 30
+
+
+def follow_schedule(transaction_id: int, *, countdown: int) -> bool:
+    """Start a follow chain unless one holds the lease: sweeps and duplicate broadcasts must not
+    multiply followers (each would replace fees and run the after-execution hooks on its own)."""
+    if not cache.add(f"multisig-follow:{transaction_id}", "1", timeout=FOLLOW_LEASE_SECONDS):
+        return False
+    multisig_transaction_follow_task.apply_async((transaction_id,), countdown=countdown)
+    return True
 
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
@@ -52,8 +64,10 @@ def multisig_transaction_follow_task(self: Task, transaction_id: int) -> str:
     tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
     if tx.state in UNSETTLED:
-        # Not final yet: look again shortly (bounded; the periodic sweep catches anything beyond).
+        # Not final yet: renew the lease and look again shortly (bounded; the sweep catches the rest).
+        cache.set(f"multisig-follow:{transaction_id}", "1", timeout=FOLLOW_LEASE_SECONDS)
         raise self.retry(countdown=2, max_retries=300)
+    cache.delete(f"multisig-follow:{transaction_id}")
     if tx.state == TxState.EXECUTED:
         multisig_transaction_after_execution(client=client, transaction_id=transaction_id)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)

@@ -140,3 +140,16 @@ def test_role_changes_made_from_the_group_side_are_journalled_too(roles):
     Group.objects.get(name="custodian").user_set.add(user)
     entry = JournalEntry.objects.get(action="role.granted", object_id=str(user.pk))
     assert entry.data == {"roles": ["custodian"], "user": "carol"}
+
+
+def test_superuser_flags_and_direct_permissions_are_journalled():
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user("dave", password="x" * 12)
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+    flags = JournalEntry.objects.get(action="user.flags_changed", object_id=str(user.pk))
+    assert flags.data == {"user": "dave", "is_superuser": True}
+    user.user_permissions.add(Permission.objects.get(codename="propose_ownerproposal"))
+    granted = JournalEntry.objects.get(action="permission.granted", object_id=str(user.pk))
+    assert granted.data == {"permissions": ["issuance.propose_ownerproposal"], "user": "dave"}
