@@ -18,7 +18,7 @@ from backoffice.chain.client import ChainClient, relayer_account
 from backoffice.chain.safetx import ZERO_ADDRESS
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_propose
 from issuance.amounts import amount_parse, tokens_format
 from issuance.services import InvalidInput, file_store
@@ -36,7 +36,6 @@ from .models import (
 from .models.proposals import TOKEN_FUNCTION
 
 MAX_SCREENING_BYTES = 20 * 2**20  # a sanctions list of ~400,000 addresses; larger is a mistake
-OPEN_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 
 
 def _officer_require(actor: User) -> None:
@@ -143,7 +142,7 @@ def compliance_proposal_create(
         FrozenAddress.objects.get_or_create(address=address, defaults={"case": case})
         FrozenAddress.objects.select_for_update().get(address=address)  # one proposer per address at a time
         if ComplianceProposal.objects.filter(address=address, action=action,
-                                             transaction__state__in=OPEN_STATES).exists():
+                                             transaction__state__in=PENDING_STATES).exists():
             raise InvalidInput(f"an open {action} proposal for {address} already exists")
         tx = multisig_transaction_propose(client=client, multisig=Multisig.COMPLIANCE, to=token,
                                           data=client.token_calldata(function, address), decoded=decoded, actor=actor)

@@ -6,8 +6,7 @@ from backoffice.chain.client import ChainClient
 from backoffice.multisig.models import Multisig, MultisigTransaction
 from backoffice.multisig.services import GuardRefused
 
-from .amounts import tokens_format
-from .selectors import reserve_get
+from .selectors import headroom_refusal, reserve_get
 
 
 def issue_guard(*, transaction: MultisigTransaction, client: ChainClient) -> None:
@@ -22,9 +21,6 @@ def issue_guard(*, transaction: MultisigTransaction, client: ChainClient) -> Non
     amount = int(arguments["amount"])
     reserve = reserve_get(client=client, exclude_transaction_id=transaction.pk,
                           exclude_proposal_id=transaction.decoded.get("proposal"))
-    if amount > reserve.headroom:
-        raise GuardRefused(
-            f"issuing {tokens_format(amount)} exceeds the headroom of {tokens_format(reserve.headroom)} tokens "
-            f"(reserve value {reserve.value_usd:,.2f} USD at ratio {reserve.collateral_ratio}, on-chain supply "
-            f"{tokens_format(reserve.total_supply)}, other pending issues {tokens_format(reserve.pending_issue)})"
-        )
+    refusal = headroom_refusal(reserve, amount)
+    if refusal:
+        raise GuardRefused(refusal)

@@ -10,14 +10,13 @@ from django.db.models import Q, QuerySet, Sum
 
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
 
+from .amounts import tokens_format
 from .models import Audit, AuditState, Bar, GoldPrice
 from .models.deposits import IN_CUSTODY
 
 TOKEN_UNIT = 10**6  # base units per token (6 decimals); one token is one US dollar
-# Issue transactions that may still add to supply: queued, signed, sending, or sent but unconfirmed.
-PENDING_TX_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 
 
 def bars_in_custody() -> QuerySet[Bar]:
@@ -49,7 +48,7 @@ def pending_issue_total(*, exclude_transaction_id: int | None = None, exclude_pr
 
     total = 0
     for decoded in MultisigTransaction.objects.filter(
-        multisig=Multisig.ISSUANCE, state__in=PENDING_TX_STATES, decoded__function="issue"
+        multisig=Multisig.ISSUANCE, state__in=PENDING_STATES, decoded__function="issue"
     ).exclude(pk=exclude_transaction_id).values_list("decoded", flat=True):
         total += int(decoded["amount"])
     drafts = OwnerProposal.objects.filter(kind=ProposalKind.ISSUE, state=ProposalState.DRAFT)
@@ -106,3 +105,12 @@ def reserve_get(
         headroom=headroom_compute(value_usd=value, ratio=ratio, supply=supply, pending=pending_issue),
         block_number=block,
     )
+
+
+def headroom_refusal(reserve: Reserve, amount: int) -> str:
+    """Why `amount` base units cannot be issued now ("" when they can), with the numbers shown."""
+    if amount <= reserve.headroom:
+        return ""
+    return (f"issuing {tokens_format(amount)} exceeds the headroom of {tokens_format(reserve.headroom)} tokens "
+            f"(reserve value {reserve.value_usd:,.2f} USD at ratio {reserve.collateral_ratio}, on-chain supply "
+            f"{tokens_format(reserve.total_supply)}, other pending issues {tokens_format(reserve.pending_issue)})")

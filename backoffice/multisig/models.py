@@ -40,9 +40,10 @@ class TxState(models.TextChoices):
     REJECTED = "rejected"
 
 
-# States in which a transaction still holds its nonce (may yet be executed).
-LIVE_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED,
-               TxState.EXECUTED)
+# Not yet executed and not given up: queued, signed, being sent, or sent but unconfirmed.
+PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
+# States in which a transaction holds its nonce (pending, or executed).
+LIVE_STATES = (*PENDING_STATES, TxState.EXECUTED)
 
 
 class MultisigTransaction(ConcurrentTransitionMixin, models.Model):

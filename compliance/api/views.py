@@ -22,9 +22,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from backoffice.chain.client import ChainError, chain_client
+from backoffice.chain.client import chain_client
 from backoffice.multisig.models import Confirmation, TxState
-from backoffice.multisig.services import SignatureRefused, confirmation_add, safe_tx_of
+from backoffice.multisig.services import confirmation_add, safe_tx_of
 from compliance import services
 from compliance.models import Case, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
 from issuance.api.serializers import ErrorSerializer, ReasonSerializer
@@ -56,25 +56,6 @@ def _query_filter(name: str, description: str, enum: list[str] | None = None) ->
     return OpenApiParameter(name, str, enum=enum, description=description)
 
 
-class ComplianceViewSet(ServiceViewSet):
-    """The issuance API's conventions, plus the two refusals only signing and chain reads give."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        code: int
-        if isinstance(exc, SignatureRefused):
-            body, code = {"detail": str(exc)}, status.HTTP_400_BAD_REQUEST
-        elif isinstance(exc, ChainError):
-            body = {"detail": f"the chain could not be read; nothing changed, try again: {exc}"}
-            code = status.HTTP_503_SERVICE_UNAVAILABLE
-        else:
-            return super().handle_exception(exc)
-        logger.info("api-refused view=%s action=%s user=%s status=%s", type(self).__name__, self.action,
-                    self.request.user.pk, code)
-        response = Response(body, status=code)
-        response.exception = True
-        return response
-
-
 def _proposals() -> QuerySet[ComplianceProposal]:
     """Proposals with their transaction and its signers, at a fixed number of queries."""
     confirmations = Confirmation.objects.select_related("signer__user").order_by("created_at", "pk")
@@ -91,7 +72,7 @@ def _proposals() -> QuerySet[ComplianceProposal]:
     ]),
     retrieve=extend_schema(summary="One case, with its evidence and proposals"),
 )
-class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ComplianceViewSet):
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = Case.objects.all()
     serializer_class = s.CaseSerializer
     action_permissions = {
@@ -150,7 +131,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ComplianceVi
     ]),
     retrieve=extend_schema(summary="One compliance proposal, with its signatures"),
 )
-class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ComplianceViewSet):
+class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = ComplianceProposal.objects.all()
     serializer_class = s.ComplianceProposalSerializer
     action_permissions = {
@@ -222,7 +203,7 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
         parameters=[OpenApiParameter("mismatch", bool, description="true: only the rows flagged as a mismatch.")],
     ),
 )
-class RegisterViewSet(mixins.ListModelMixin, ComplianceViewSet):
+class RegisterViewSet(mixins.ListModelMixin, ServiceViewSet):
     queryset = FrozenAddress.objects.all()
     serializer_class = s.FrozenAddressSerializer
     action_permissions = {

@@ -29,15 +29,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.chain.client import ChainError, chain_client
+from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.services import TransitionRefused
-from backoffice.multisig.models import Confirmation, Multisig, MultisigTransaction, Signer, TxState
-from backoffice.multisig.services import SignatureRefused, confirmation_add, safe_tx_of
+from backoffice.multisig.models import PENDING_STATES, Confirmation, Multisig, MultisigTransaction, Signer, TxState
+from backoffice.multisig.services import confirmation_add, safe_tx_of
 from issuance import services
 from issuance.amounts import tokens_format
 from issuance.models import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
-from issuance.selectors import PENDING_TX_STATES
 
 from .permissions import ActionPermission
 from .serializers import DecimalStringField, ErrorSerializer, ReasonSerializer
@@ -277,16 +276,6 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
             queryset = queryset.filter(Q(transaction__isnull=True, state=wanted) | Q(transaction__state=wanted))
         return queryset
 
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, SignatureRefused):
-            # A refused signature is refused input; the service already journalled why.
-            exc = services.InvalidInput(str(exc))
-        elif isinstance(exc, ChainError):
-            response = Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-            response.exception = True
-            return response
-        return super().handle_exception(exc)
-
     @extend_schema(
         summary="Draft a proposal for the owners (operator)",
         description="Amounts are decimal strings in tokens; a JSON number is refused. An issue needs a checksummed "
@@ -360,6 +349,6 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
     @action(detail=False, methods=["get"], pagination_class=None)
     def queue(self, request: Request) -> Response:
         queued = _transactions().filter(multisig=Multisig.ISSUANCE, safe_address=deployment_get().issuance_multisig,
-                                        state__in=PENDING_TX_STATES).order_by("nonce", "pk")
+                                        state__in=PENDING_STATES).order_by("nonce", "pk")
         return Response(MultisigTransactionSummarySerializer(queued, many=True).data)
 

@@ -27,7 +27,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, Serializer
 
+from backoffice.chain.client import ChainError
 from backoffice.journal.services import TransitionRefused
+from backoffice.multisig.services import SignatureRefused
 from issuance import services
 from issuance.barlist import BarListInvalid
 from issuance.models import Audit, AuditState, Bar, Deposit, DepositState, GoldPrice
@@ -93,8 +95,11 @@ class ServiceViewSet(viewsets.GenericViewSet):
         code: int = status.HTTP_400_BAD_REQUEST
         if isinstance(exc, BarListInvalid):
             body = {"detail": f"the bar list has {len(exc.errors)} error(s); nothing was saved", "errors": exc.errors}
-        elif isinstance(exc, services.InvalidInput):
-            body = {"detail": str(exc)}
+        elif isinstance(exc, services.InvalidInput | SignatureRefused):
+            body = {"detail": str(exc)}  # a refused signature is refused input; the service journalled why
+        elif isinstance(exc, ChainError):
+            body = {"detail": f"the chain could not be read; nothing changed, try again: {exc}"}
+            code = status.HTTP_503_SERVICE_UNAVAILABLE
         elif isinstance(exc, TransitionRefused):
             body, code = {"detail": str(exc)}, status.HTTP_409_CONFLICT
         elif isinstance(exc, ValidationError) and isinstance(exc.detail, dict):
@@ -102,6 +107,10 @@ class ServiceViewSet(viewsets.GenericViewSet):
             body = {"detail": _field_errors_summary(exc.detail), **exc.detail}
         if body is None:
             return super().handle_exception(exc)
+        return self.refusal_response(body, code)
+
+    def refusal_response(self, body: dict[str, Any], code: int) -> Response:
+        """A refusal as an HTTP answer, logged once; nothing was changed by the request."""
         logger.info("api-refused view=%s action=%s user=%s status=%s", type(self).__name__, self.action,
                     self.request.user.pk, code)
         response = Response(body, status=code)

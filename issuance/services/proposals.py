@@ -21,7 +21,7 @@ from backoffice.multisig.services import multisig_transaction_cancel, multisig_t
 
 from ..amounts import TOKEN_UNIT, amount_parse, tokens_format
 from ..models import Deposit, DepositState, OwnerProposal, ProposalBacking, ProposalKind, ProposalState
-from ..selectors import bars_audited, gold_price_latest, reserve_get
+from ..selectors import bars_audited, gold_price_latest, headroom_refusal, reserve_get
 from .gold import InvalidInput
 
 MAX_FEE_BASIS_POINTS = 20
@@ -65,13 +65,9 @@ def _backing_allocate(deposits: Sequence[Deposit], amount: int, *, exclude_propo
 
 
 def _headroom_check(client: ChainClient, amount: int, *, exclude_proposal_id: int | None = None) -> None:
-    reserve = reserve_get(client=client, exclude_proposal_id=exclude_proposal_id)
-    if amount > reserve.headroom:
-        raise InvalidInput(
-            f"issuing {tokens_format(amount)} exceeds the headroom of {tokens_format(reserve.headroom)} tokens "
-            f"(reserve value {reserve.value_usd:,.2f} USD at ratio {reserve.collateral_ratio}, on-chain supply "
-            f"{tokens_format(reserve.total_supply)}, pending issues {tokens_format(reserve.pending_issue)})"
-        )
+    refusal = headroom_refusal(reserve_get(client=client, exclude_proposal_id=exclude_proposal_id), amount)
+    if refusal:
+        raise InvalidInput(refusal)
 
 
 def proposal_draft(
