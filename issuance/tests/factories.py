@@ -72,31 +72,13 @@ def price_record(*, operator: User, usd_per_oz: str, minutes_ago: int = 1) -> No
 def issue_on_chain(*, amount: int, recipient: str) -> None:
     """Put `amount` base units on chain through the issuance multisig: 3 owner signatures, then the
     broadcaster and follower services run here (the Celery worker path is proven in test_spine)."""
-    from eth_account import Account
-
     from backoffice.chain.client import chain_client
-    from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
-    from backoffice.chain.selectors import deployment_get
-    from backoffice.multisig.models import Multisig, TxState
-    from backoffice.multisig.services import (
-        confirmation_add,
-        multisig_transaction_broadcast,
-        multisig_transaction_follow,
-        multisig_transaction_propose,
-        safe_tx_of,
-    )
+    from backoffice.multisig.models import TxState
+    from backoffice.multisig.services import multisig_transaction_broadcast, multisig_transaction_follow
+    from backoffice.multisig.tests.helpers import issue_propose, owners_sign
 
-    client, token = chain_client(), deployment_get().token
-    tx = multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", recipient, amount),
-        decoded={"function": "issue", "to": recipient, "amount": str(amount)},
-        actor=get_user_model().objects.get(username="operator"),
-    )
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    for n in (1, 2, 3):
-        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
-        owner = get_user_model().objects.get(username=f"owner{n}")
-        confirmation_add(client=client, transaction_id=tx.pk, signature=signature, actor=owner)
+    tx = owners_sign(issue_propose(amount, recipient))
+    client = chain_client()
     multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
     settled = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
     assert settled.state == TxState.EXECUTED, settled.failure_reason

@@ -4,7 +4,6 @@ totalSupply() read from anvil, need no login, and survive a chain that cannot be
 import csv
 import hashlib
 import io
-import time
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from html.parser import HTMLParser
@@ -15,14 +14,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from eth_account import Account
 
 from backoffice.chain.client import chain_client
-from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+from backoffice.chain.devkeys import dev_account
 from backoffice.chain.models import Deployment
 from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
-from backoffice.multisig.services import confirmation_add, multisig_transaction_propose, safe_tx_of
+from backoffice.multisig.models import TxState
+from backoffice.multisig.tests.helpers import issue_propose, owners_sign, tx_wait
 from issuance import services
 from issuance.models import Audit, Bar, GoldPrice, ReserveSnapshot, Vault
 from issuance.public.figures import grouped, tokens_str
@@ -105,24 +103,8 @@ def _supply() -> int:
 
 def _issue_through_the_spine(amount: int) -> None:
     """Propose an issue, sign it with 3 of the 7 owners; the real Celery worker puts it on chain."""
-    client, token = chain_client(), deployment_get().token
-    recipient = dev_account(17).address
-    tx = multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", recipient, amount),
-        decoded={"function": "issue", "to": recipient, "amount": str(amount)},
-        actor=get_user_model().objects.get(username="operator"),
-    )
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    for owner_number in (4, 1, 6):
-        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[owner_number - 1]).key,
-                                            full_message=typed).signature
-        confirmation_add(client=client, transaction_id=tx.pk, signature=signature,
-                         actor=get_user_model().objects.get(username=f"owner{owner_number}"))
-    deadline = time.monotonic() + 60
-    while (tx := MultisigTransaction.objects.get(pk=tx.pk)).state not in {TxState.EXECUTED, TxState.FAILED}:
-        assert time.monotonic() < deadline, f"the issue is still {tx.state}"
-        time.sleep(0.1)
-    assert tx.state == TxState.EXECUTED, tx.failure_reason
+    tx = owners_sign(issue_propose(amount, dev_account(17).address), (4, 1, 6))
+    assert tx_wait(tx.pk, {TxState.EXECUTED, TxState.FAILED}).state == TxState.EXECUTED
 
 
 # --- reading the page -------------------------------------------------------------------------

@@ -6,44 +6,31 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from eth_account import Account
 
 from backoffice.chain.client import chain_client, relayer_account
-from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+from backoffice.chain.devkeys import dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.models import JournalEntry
-from backoffice.multisig.models import Confirmation, Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import Confirmation, MultisigTransaction, TxState
 from backoffice.multisig.services import (
     SignatureRefused,
     _broadcast_prepare,
     confirmation_add,
-    multisig_transaction_propose,
-    safe_tx_of,
 )
-from backoffice.multisig.tests.helpers import tx_wait
+from backoffice.multisig.tests.helpers import issue_propose, owner_signature, tx_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 RECIPIENT = dev_account(18).address
 
 
 def _propose(amount: int) -> MultisigTransaction:
-    client, token = chain_client(), deployment_get().token
-    return multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", RECIPIENT, amount),
-        decoded={"function": "issue", "to": RECIPIENT, "amount": str(amount)},
-        actor=get_user_model().objects.get(username="operator"))
-
-
-def _signature(tx: MultisigTransaction, owner_number: int) -> bytes:
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    return bytes(Account.sign_typed_data(dev_account(OWNER_INDEXES[owner_number - 1]).key,
-                                         full_message=typed).signature)
+    return issue_propose(amount, RECIPIENT)
 
 
 def test_seven_owners_confirming_at_once_produce_exactly_one_broadcast(chain, gold_backing, celery_worker):
     client = chain_client()
     tx = _propose(7_000_000)
-    signatures = {n: _signature(tx, n) for n in range(1, 8)}
+    signatures = {n: owner_signature(tx, n) for n in range(1, 8)}
     owners = {n: get_user_model().objects.get(username=f"owner{n}") for n in range(1, 8)}
     relayer_nonce = client.account_nonce(relayer_account().address)
     start, outcomes = threading.Barrier(7), {}
@@ -86,7 +73,7 @@ def test_two_broadcasters_racing_on_one_transaction_send_it_once(chain, gold_bac
     supply, relayer_nonce = client.token_total_supply(token), client.account_nonce(relayer_account().address)
     tx = _propose(4_000_000)
     for n in (1, 2, 3):
-        confirmation_add(client=client, transaction_id=tx.pk, signature=_signature(tx, n),
+        confirmation_add(client=client, transaction_id=tx.pk, signature=owner_signature(tx, n),
                          actor=get_user_model().objects.get(username=f"owner{n}"))
     start, errors = threading.Barrier(2), []
 
@@ -119,7 +106,7 @@ def test_a_stale_broadcaster_never_marks_an_executed_transaction_failed(chain, g
     client = chain_client()
     tx = _propose(5_000_000)
     for n in (1, 2, 3):
-        confirmation_add(client=client, transaction_id=tx.pk, signature=_signature(tx, n),
+        confirmation_add(client=client, transaction_id=tx.pk, signature=owner_signature(tx, n),
                          actor=get_user_model().objects.get(username=f"owner{n}"))
     stale = MultisigTransaction.objects.get(pk=tx.pk)
     assert stale.state == TxState.APPROVED

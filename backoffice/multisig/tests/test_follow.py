@@ -3,21 +3,17 @@
 from contextlib import contextmanager
 
 import pytest
-from django.contrib.auth import get_user_model
-from eth_account import Account
 
 from backoffice.chain.client import chain_client, relayer_account
-from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+from backoffice.chain.devkeys import dev_account
 from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import MultisigTransaction, TxState
 from backoffice.multisig.services import (
-    confirmation_add,
     multisig_transaction_broadcast,
     multisig_transaction_follow,
-    multisig_transaction_propose,
     multisig_transaction_reorg_check,
-    safe_tx_of,
 )
+from backoffice.multisig.tests.helpers import issue_propose, owners_sign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 RECIPIENT = dev_account(17).address
@@ -38,17 +34,7 @@ def _automine_off():
 
 
 def _approved_issue(amount: int) -> MultisigTransaction:
-    client, token = chain_client(), deployment_get().token
-    users = get_user_model().objects
-    tx = multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=token, data=client.token_calldata("issue", RECIPIENT, amount),
-        decoded={"function": "issue", "to": RECIPIENT, "amount": str(amount)}, actor=users.get(username="operator"))
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    for n in (1, 2, 3):
-        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
-        confirmation_add(client=client, transaction_id=tx.pk, signature=signature,
-                         actor=users.get(username=f"owner{n}"))
-    return MultisigTransaction.objects.get(pk=tx.pk)
+    return owners_sign(issue_propose(amount, RECIPIENT))
 
 
 def test_a_stuck_transaction_is_replaced_at_the_same_nonce_with_higher_fees(chain, gold_backing, settings):

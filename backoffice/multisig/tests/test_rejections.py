@@ -2,31 +2,22 @@
 
 import pytest
 from django.contrib.auth import get_user_model
-from eth_account import Account
 
 from backoffice.chain.client import chain_client
-from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
-from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.chain.devkeys import dev_account
+from backoffice.multisig.models import MultisigTransaction, TxState
 from backoffice.multisig.services import (
-    confirmation_add,
     multisig_transaction_broadcast,
-    multisig_transaction_propose,
     multisig_transaction_reject,
-    safe_tx_of,
 )
+from backoffice.multisig.tests.helpers import issue_propose, owners_sign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 User = get_user_model()
 
 
 def _issue(amount: int) -> MultisigTransaction:
-    client = chain_client()
-    return multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
-        data=client.token_calldata("issue", dev_account(17).address, amount),
-        decoded={"function": "issue", "to": dev_account(17).address, "amount": str(amount)},
-        actor=User.objects.get(username="operator"))
+    return issue_propose(amount, dev_account(17).address)
 
 
 def test_rejecting_a_transaction_that_later_nonces_wait_on_proposes_a_rejection(chain):
@@ -49,12 +40,7 @@ def test_rejecting_the_last_queued_transaction_frees_its_nonce_without_a_rejecti
 
 def test_an_approved_transaction_refused_by_a_guard_gets_its_nonce_burned(chain):
     """No gold: the collateral guard refuses the issue in the broadcaster, after 3 owners signed."""
-    tx = _issue(10**12)
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    for n in (1, 2, 3):
-        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
-        confirmation_add(client=chain_client(), transaction_id=tx.pk, signature=signature,
-                         actor=User.objects.get(username=f"owner{n}"))
+    tx = owners_sign(_issue(10**12))
     failed = multisig_transaction_broadcast(client=chain_client(), transaction_id=tx.pk)
     assert failed.state == TxState.FAILED and "exceeds the headroom" in failed.failure_reason
     assert failed.relayer_tx_hash == ""  # nothing was sent
@@ -64,15 +50,6 @@ def test_an_approved_transaction_refused_by_a_guard_gets_its_nonce_burned(chain)
 
 def test_the_collateral_guard_reads_the_signed_calldata_not_the_description(chain):
     """An issue described as something else is still an issue: the guard decodes what owners sign."""
-    client = chain_client()
-    tx = multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
-        data=client.token_calldata("issue", dev_account(17).address, 10**12),
-        decoded={"function": "pause"}, actor=User.objects.get(username="operator"))
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    for n in (1, 2, 3):
-        signature = Account.sign_typed_data(dev_account(OWNER_INDEXES[n - 1]).key, full_message=typed).signature
-        confirmation_add(client=client, transaction_id=tx.pk, signature=signature,
-                         actor=User.objects.get(username=f"owner{n}"))
-    refused = multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+    tx = owners_sign(issue_propose(10**12, dev_account(17).address, decoded={"function": "pause"}))
+    refused = multisig_transaction_broadcast(client=chain_client(), transaction_id=tx.pk)
     assert refused.state == TxState.FAILED and "exceeds the headroom" in refused.failure_reason
