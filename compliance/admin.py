@@ -21,10 +21,10 @@ from django.utils.html import format_html
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.admin import ReadOnlyAdmin
 from backoffice.multisig.models import Confirmation
-from issuance.amounts import tokens_format
 
 from . import services
 from .api.serializers import signing_url

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import tokens_format
 from backoffice.multisig.models import Multisig, MultisigTransaction
 from backoffice.multisig.services import GuardRefused
-from issuance.amounts import tokens_format
 
 from .models import ComplianceProposal
 

@@ -17,11 +17,12 @@ from backoffice.chain.addresses import address_normalize, address_require_checks
 from backoffice.chain.client import ChainClient, relayer_account
 from backoffice.chain.safetx import ZERO_ADDRESS
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import amount_parse, tokens_format
+from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_propose
-from issuance.amounts import amount_parse, tokens_format
-from issuance.services import InvalidInput, file_store
+from issuance.services import file_store
 
 from .models import (
     Case,

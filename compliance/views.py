@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
-from issuance.amounts import tokens_format
 
 from . import services
 from .api.serializers import signing_url

@@ -19,10 +19,10 @@ from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.models import MultisigTransaction, TxState
 
-from .amounts import tokens_format
 from .models import Deposit, DepositState, OwnerProposal, ProposalKind, ProposalState
 from .services.gold import InvalidInput
 from .services.proposals import deposit_backing_capacity, proposal_cancel, proposal_draft, proposal_propose

@@ -10,9 +10,9 @@ from django.db.models import Q, QuerySet, Sum
 
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import tokens_format
 from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
 
-from .amounts import tokens_format
 from .models import Audit, AuditState, Bar, GoldPrice
 from .models.deposits import IN_CUSTODY
 

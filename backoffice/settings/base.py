@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_fsm",
+    "backoffice.core",
     "backoffice.journal",
     "backoffice.chain",
     "backoffice.multisig",

@@ -12,6 +12,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from backoffice.core.amounts import tokens_format
 from backoffice.multisig.models import MultisigTransaction, TxState
 from compliance.models import (
     Case,
@@ -22,7 +23,6 @@ from compliance.models import (
     ComplianceProposal,
     FrozenAddress,
 )
-from issuance.amounts import tokens_format
 from issuance.api.serializers import DecimalStringField
 
 # A compliance proposal's status is its multisig transaction's state. The labels say what each means for a

@@ -31,11 +31,11 @@ from rest_framework.views import APIView
 
 from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.models import PENDING_STATES, Confirmation, Multisig, MultisigTransaction, Signer, TxState
 from backoffice.multisig.services import confirmation_add, safe_tx_of
 from issuance import services
-from issuance.amounts import tokens_format
 from issuance.models import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
 
 from .permissions import ActionPermission

@@ -18,6 +18,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from backoffice.chain.client import ChainClient
+from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from ..barlist import BarListInvalid, BarRow, bar_rows_parse
@@ -42,10 +43,6 @@ from ..selectors import reserve_get
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
-
-
-class InvalidInput(ValueError):
-    """Input refused with a message for the person who gave it; nothing was saved."""
 
 
 def _permission_require(actor: User, permission: str, what: str) -> None:

@@ -15,11 +15,11 @@ from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.client import ChainClient
 from backoffice.chain.safetx import ZERO_ADDRESS
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import TOKEN_UNIT, amount_parse, tokens_format
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 from backoffice.multisig.models import LIVE_STATES, Multisig, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
-from ..amounts import TOKEN_UNIT, amount_parse, tokens_format
 from ..models import Deposit, DepositState, OwnerProposal, ProposalBacking, ProposalKind, ProposalState
 from ..selectors import bars_audited, gold_price_latest, headroom_refusal, reserve_get
 from .gold import InvalidInput

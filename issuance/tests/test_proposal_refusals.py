@@ -13,8 +13,8 @@ from django.contrib.auth.models import Group
 from backoffice.accounts.roles import Role
 from backoffice.chain.devkeys import dev_account
 from backoffice.chain.safetx import _SECP256K1_N
+from backoffice.core.amounts import UINT256_MAX
 from backoffice.journal.models import JournalEntry
-from issuance.amounts import UINT256_MAX
 from issuance.models import Deposit
 
 from .test_proposals_api import (

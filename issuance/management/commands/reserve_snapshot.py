@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from backoffice.chain.client import ChainError, chain_client
-from issuance.amounts import tokens_format
+from backoffice.core.amounts import tokens_format
 from issuance.services import reserve_snapshot_take
 
 
