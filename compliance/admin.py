@@ -22,6 +22,7 @@ from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
+from backoffice.core.files import UploadField
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.admin import ReadOnlyAdmin
 from backoffice.multisig.models import Confirmation
@@ -37,6 +38,7 @@ from .models import (
     ScreeningEntry,
     ScreeningImport,
 )
+from .models.cases import EVIDENCE
 from .models.proposals import TOKEN_FUNCTION
 from .selectors import compliance_actions_available
 
@@ -80,7 +82,8 @@ class CaseOpenForm(forms.ModelForm[Case]):
 
 
 class EvidenceForm(forms.Form):
-    file = forms.FileField(help_text="Kept with its SHA-256, so it can be shown later to be the file received.")
+    file = UploadField(kind=EVIDENCE,
+                       help_text="Kept with its SHA-256, so it can be shown later to be the file received.")
     description = forms.CharField(required=False, max_length=300, help_text="What this document is.")
 
 
@@ -155,7 +158,7 @@ class CaseAdmin(ServiceFSMAdmin):
             may_act = request.user.has_perm(ACT)
             evidence = case.evidence.select_related("uploaded_by").order_by("uploaded_at", "pk")
             context |= {
-                "evidence": [(e, e.file.name.rsplit("/", 1)[-1]) for e in evidence],
+                "evidence": [(e, e.file_name or e.file.name.rsplit("/", 1)[-1]) for e in evidence],
                 "proposals": [(p, signing_url(p.transaction_id),
                                tokens_format(int(p.balance_confirmed)) if p.balance_confirmed is not None else "")
                               for p in proposals],
@@ -354,7 +357,7 @@ class ScreeningImportAdmin(ReadOnlyAdmin):
     @admin.display(description="file")
     def file_name(self, obj: ScreeningImport) -> str:
         # The name only: uploads are not served as media, the SHA-256 below identifies the file.
-        return obj.file.name.rsplit("/", 1)[-1]
+        return obj.file_name or obj.file.name.rsplit("/", 1)[-1]
 
 
 @admin.register(ScreeningEntry)

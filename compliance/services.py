@@ -19,10 +19,10 @@ from backoffice.chain.safetx import ZERO_ADDRESS
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import amount_parse, tokens_format
 from backoffice.core.errors import InvalidInput
+from backoffice.core.files import file_store, upload_require
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_propose
-from issuance.services import file_store
 
 from .models import (
     Case,
@@ -34,9 +34,9 @@ from .models import (
     ScreeningEntry,
     ScreeningImport,
 )
+from .models.cases import EVIDENCE
 from .models.proposals import TOKEN_FUNCTION
-
-MAX_SCREENING_BYTES = 20 * 2**20  # a sanctions list of ~400,000 addresses; larger is a mistake
+from .models.register import SCREENING_LIST
 
 
 def _officer_require(actor: User) -> None:
@@ -81,14 +81,15 @@ def case_evidence_add(*, case_id: int, upload: File, description: str, actor: Us
     _officer_require(actor)
     if not Case.objects.filter(pk=case_id, state="open").exists():
         raise InvalidInput("evidence is added to an open case only")
-    if upload is None or not getattr(upload, "size", 0):
-        raise InvalidInput("the evidence file is empty")
-    name, sha256 = file_store(upload=upload, folder="compliance/evidence")
+    stored = file_store(upload=upload, kind=EVIDENCE)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case_id)
-        evidence = CaseEvidence.objects.create(case=case, file=name, sha256=sha256, uploaded_by=actor,
+        evidence = CaseEvidence.objects.create(case=case, file=stored.name, file_name=stored.original_name,
+                                               sha256=stored.sha256, uploaded_by=actor,
                                                description=(description or "").strip()[:300])
-        journal_record(action="file.uploaded", actor=actor, obj=case, data={"file": name, "sha256": sha256})
+        journal_record(action="file.uploaded", actor=actor, obj=case,
+                       data={"file": stored.name, "name": stored.original_name, "sha256": stored.sha256,
+                             "size": stored.size})
     return evidence
 
 
@@ -206,8 +207,7 @@ def screening_import(*, upload: File, source: str, list_name: str, listed_on: da
         raise InvalidInput("the list's source and name are required")
     if listed_on > timezone.localdate():
         raise InvalidInput("the list date is in the future")
-    if getattr(upload, "size", 0) > MAX_SCREENING_BYTES:
-        raise InvalidInput(f"the file is larger than {MAX_SCREENING_BYTES // 2**20} MiB")
+    upload_require(upload, SCREENING_LIST)  # before it is read: the size limit bounds the memory used
     content = upload.read()
     upload.seek(0)
     try:
@@ -233,14 +233,16 @@ def screening_import(*, upload: File, source: str, list_name: str, listed_on: da
         entries.append((address, cells.get("name", "")[:200]))
     if errors:
         raise InvalidInput(f"{len(errors)} error(s), nothing imported: " + "; ".join(errors[:50]))
-    name, sha256 = file_store(upload=upload, folder="compliance/screening")
+    stored = file_store(upload=upload, kind=SCREENING_LIST)
     try:
         with transaction.atomic():
-            batch = ScreeningImport.objects.create(file=name, sha256=sha256, source=source, list_name=list_name,
+            batch = ScreeningImport.objects.create(file=stored.name, file_name=stored.original_name,
+                                                   sha256=stored.sha256, source=source, list_name=list_name,
                                                    listed_on=listed_on, rows=len(entries), imported_by=actor)
             ScreeningEntry.objects.bulk_create([ScreeningEntry(batch=batch, address=a, name=n) for a, n in entries])
             journal_record(action="compliance.screening.imported", actor=actor, obj=batch,
-                           data={"file": name, "sha256": sha256, "rows": len(entries), "list": list_name})
+                           data={"file": stored.name, "name": stored.original_name, "sha256": stored.sha256,
+                                 "rows": len(entries), "list": list_name})
     except IntegrityError as exc:
         raise InvalidInput("the list could not be stored") from exc
     return batch

@@ -21,11 +21,13 @@ from django.views.decorators.http import require_POST
 
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.core.amounts import tokens_format
+from backoffice.core.files import UploadField, file_response
 from backoffice.journal.services import TransitionRefused
 
 from . import services
 from .api.serializers import signing_url
 from .models import Case, CaseCategory, CaseEvidence, CaseState, ScreeningImport
+from .models.register import SCREENING_LIST
 from .selectors import register_entries, screening_hits
 
 ACT = "compliance.act_compliance"
@@ -78,8 +80,9 @@ def register_refresh_page(request: HttpRequest) -> HttpResponse:
 # --- screening ------------------------------------------------------------------------------
 
 class ScreeningUploadForm(forms.Form):
-    file = forms.FileField(help_text="CSV with an 'address' column (any letter case) and an optional 'name' column. "
-                                     "All rows or none are imported.")
+    file = UploadField(kind=SCREENING_LIST,
+                       help_text="CSV with an 'address' column (any letter case) and an optional 'name' column. "
+                                 "All rows or none are imported.")
     source = forms.CharField(max_length=100, help_text="Who publishes the list, e.g. OFAC.")
     list_name = forms.CharField(max_length=100, help_text="e.g. SDN. It becomes the reference of cases opened "
                                                           "from this list.")
@@ -151,5 +154,4 @@ def screening_case_open(request: HttpRequest) -> HttpResponse:
 def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     _require(request, "compliance.view_caseevidence")
     evidence = get_object_or_404(CaseEvidence, pk=pk)
-    return FileResponse(evidence.file.open("rb"), as_attachment=True,
-                        filename=evidence.file.name.rsplit("/", 1)[-1])
+    return file_response(evidence.file, evidence.file_name)

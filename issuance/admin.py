@@ -15,6 +15,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
+from backoffice.core.admin import FileDownloadAdminMixin
+from backoffice.core.files import UploadField
 from backoffice.multisig.admin import ReadOnlyAdmin
 
 from . import services
@@ -32,18 +34,21 @@ from .models import (
     ReserveSnapshot,
     Vault,
 )
+from .models.audits import REPORT
+from .models.deposits import RECEIPT
+from .models.imports import BAR_LIST
 
 
 class ReceiptForm(forms.Form):
-    receipt = forms.FileField(help_text="The vault's signed receipt; its SHA-256 is kept with the deposit.")
+    receipt = UploadField(kind=RECEIPT, help_text="The vault's signed receipt; its SHA-256 is kept with the deposit.")
 
 
 class ReportForm(forms.Form):
-    report = forms.FileField(help_text="The audit report; its SHA-256 is kept with the audit.")
+    report = UploadField(kind=REPORT, help_text="The audit report; its SHA-256 is kept with the audit.")
 
 
 class BarListForm(forms.Form):
-    file = forms.FileField(help_text="CSV with the LBMA columns: Bar Number, Refiner, Year of Manufacture, "
+    file = UploadField(kind=BAR_LIST, help_text="CSV with the LBMA columns: Bar Number, Refiner, Year of Manufacture, "
                                      "Gross Weight, Fineness, Fine Weight (optional). All rows or none are saved.")
 
 
@@ -59,12 +64,13 @@ class VaultAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deposit)
-class DepositAdmin(ServiceFSMAdmin):
+class DepositAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
     list_display = ("reference", "depositor", "vault", "state", "bars_link", "created_at")
     list_filter = ("state", "vault")
     search_fields = ("reference", "depositor")
     list_select_related = ("vault",)
     fsm_forms = {"receive": ReceiptForm, "reject": ReasonForm, "release": ReasonForm}
+    file_fields = {"receipt_document": "receipt_name"}
     transition_services = {
         "receive": lambda r, o, d: services.deposit_receive(deposit_id=o.pk, receipt=d["receipt"], actor=actor(r)),
         "verify": lambda r, o, d: services.deposit_verify(deposit_id=o.pk, actor=actor(r)),
@@ -75,12 +81,16 @@ class DepositAdmin(ServiceFSMAdmin):
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["reference", "depositor", "vault"]
-        return ["reference", "depositor", "vault", "state", "created_by", "created_at", "receipt_document",
+        return ["reference", "depositor", "vault", "state", "created_by", "created_at", "receipt_link",
                 "receipt_sha256", "received_at", "verified_at", "audited_at", "rejection_reason", "bars_link",
                 "upload_link"]
 
     def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
-        return [*super().get_readonly_fields(request, obj), "bars_link", "upload_link"] if obj else []
+        return [*super().get_readonly_fields(request, obj), "bars_link", "upload_link", "receipt_link"] if obj else []
+
+    @admin.display(description="receipt document")
+    def receipt_link(self, obj: Deposit) -> str:
+        return self.file_link(obj, "receipt_document")
 
     def get_queryset(self, request: http.HttpRequest) -> Any:
         return super().get_queryset(request).annotate(bar_count=Count("bars"))  # one query for the list
@@ -112,11 +122,12 @@ class DepositAdmin(ServiceFSMAdmin):
 
 
 @admin.register(Audit)
-class AuditAdmin(ServiceFSMAdmin):
+class AuditAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
     list_display = ("id", "vault", "as_of", "auditor", "firm", "state", "discrepancy_count")
     list_filter = ("state", "vault")
     list_select_related = ("vault", "auditor")
     fsm_forms = {"dispute": ReasonForm}
+    file_fields = {"report": "report_name"}
     transition_services = {
         "start_fieldwork": lambda r, o, d: services.audit_start_fieldwork(audit_id=o.pk, actor=actor(r)),
         "accept": lambda r, o, d: services.audit_accept(audit_id=o.pk, actor=actor(r)),
@@ -126,12 +137,16 @@ class AuditAdmin(ServiceFSMAdmin):
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["vault", "as_of", "auditor", "firm"]
-        return ["vault", "as_of", "auditor", "firm", "state", "created_by", "report", "report_sha256",
+        return ["vault", "as_of", "auditor", "firm", "state", "created_by", "report_link", "report_sha256",
                 "submitted_at", "concluded_at", "dispute_reason", "counts_summary", "discrepancy_list", "auditor_steps"]
 
     def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> list[str]:
-        extra = ["counts_summary", "discrepancy_list", "auditor_steps"]
+        extra = ["counts_summary", "discrepancy_list", "auditor_steps", "report_link"]
         return [*super().get_readonly_fields(request, obj), *extra] if obj else []
+
+    @admin.display(description="report")
+    def report_link(self, obj: Audit) -> str:
+        return self.file_link(obj, "report")
 
     def formfield_for_foreignkey(self, db_field: Any, request: http.HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "auditor":

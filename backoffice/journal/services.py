@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -118,8 +119,15 @@ def _state_field_name(model: type[models.Model]) -> str:
     raise TypeError(f"{model.__name__} has no FSM field")
 
 
-def _snapshot(instance: models.Model) -> dict[str, Any]:
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+def _stored_values(instance: models.Model) -> dict[str, Any]:
+    """What each column would hold in the database, copied.
+
+    Live attribute values are not enough: a FieldFile (or a dict in a JSONField) is changed in place
+    by a transition, so a snapshot of the object itself would always equal it and the change would
+    never be saved.
+    """
+    return {f.attname: copy.deepcopy(f.get_prep_value(getattr(instance, f.attname)))
+            for f in instance._meta.concrete_fields}
 
 
 def transition_apply(
@@ -149,10 +157,11 @@ def transition_apply(
             raise TransitionRefused(_refusal_reason(method, transition, before))
         if check_permission and (actor is None or not has_transition_perm(method, actor)):
             raise TransitionRefused(f"you may not {transition.replace('_', ' ')} this {model._meta.verbose_name}")
-        snapshot = _snapshot(instance)
+        before_values = _stored_values(instance)
         method(**(params or {}))
-        fields = instance._meta.concrete_fields
-        changed = [f.name for f in fields if getattr(instance, f.attname) != snapshot[f.attname]]
+        after_values = _stored_values(instance)
+        changed = [f.name for f in instance._meta.concrete_fields
+                   if after_values[f.attname] != before_values[f.attname]]
         instance.save(update_fields=sorted(set(changed) | {state_field}))
         journal_record(
             action=f"{model._meta.label_lower}.{transition}",

@@ -113,6 +113,14 @@ MEDIA_URL = "media/"
 
 LOGIN_URL = "admin:login"
 
+# The largest file accepted of each kind, the same on every route (admin, API); larger is refused,
+# with a message, before anything is stored. UPLOAD_MAX_<KIND>_MB overrides one.
+FILE_UPLOAD_HANDLERS = ["backoffice.core.uploads.MemoryUploadHandler", "backoffice.core.uploads.TemporaryUploadHandler"]
+UPLOAD_MAX_BYTES = {
+    kind: env.int(f"UPLOAD_MAX_{kind.upper()}_MB", default=megabytes) * 2**20
+    for kind, megabytes in {"receipt": 25, "report": 100, "evidence": 100, "bar_list": 32, "screening": 20}.items()
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backoffice.core.amounts import tokens_format
+from backoffice.core.files import UploadSerializerField
 from backoffice.multisig.models import MultisigTransaction, TxState
 from compliance.models import (
     Case,
@@ -23,6 +24,7 @@ from compliance.models import (
     ComplianceProposal,
     FrozenAddress,
 )
+from compliance.models.cases import EVIDENCE
 from issuance.api.serializers import DecimalStringField
 
 # A compliance proposal's status is its multisig transaction's state. The labels say what each means for a
@@ -76,7 +78,7 @@ class CaseEvidenceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_file_name(self, evidence: CaseEvidence) -> str:
-        return evidence.file.name.rsplit("/", 1)[-1]
+        return evidence.file_name or evidence.file.name.rsplit("/", 1)[-1]
 
     def get_download_url(self, evidence: CaseEvidence) -> str:
         return reverse("compliance:evidence", args=[evidence.pk])
@@ -147,7 +149,7 @@ class CaseOpenSerializer(serializers.Serializer):
 
 
 class EvidenceUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The evidence; its SHA-256 is kept with the case.")
+    file = UploadSerializerField(kind=EVIDENCE, help_text="The evidence; its SHA-256 is kept with the case.")
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
 

@@ -6,6 +6,10 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from backoffice.core.files import FileKind, StoredFileField, original_name_field
+
+EVIDENCE = FileKind(key="evidence", folder="compliance/evidence", label="evidence")
+
 
 class CaseCategory(models.TextChoices):
     SANCTIONS = "sanctions", "Sanctions match"
@@ -45,7 +49,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
 
 class CaseEvidence(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
-    file = models.FileField(upload_to="compliance/evidence/")
+    file = StoredFileField(upload_to="compliance/evidence/")
+    file_name = original_name_field()
     sha256 = models.CharField(max_length=64)
     description = models.CharField(max_length=300, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -56,4 +61,4 @@ class CaseEvidence(models.Model):
         verbose_name_plural = "evidence"
 
     def __str__(self) -> str:
-        return f"{self.file.name} ({self.sha256[:12]}…)"
+        return f"{self.file_name or self.file.name} ({self.sha256[:12]}…)"

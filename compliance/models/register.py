@@ -5,6 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from backoffice.core.files import FileKind, StoredFileField, original_name_field
+
+SCREENING_LIST = FileKind(key="screening", folder="compliance/screening", label="screening list")
+
 
 class FrozenAddress(models.Model):
     """One row per address compliance has ever acted on; also the per-address lock for proposals.
@@ -37,7 +41,8 @@ class FrozenAddress(models.Model):
 
 
 class ScreeningImport(models.Model):
-    file = models.FileField(upload_to="compliance/screening/")
+    file = StoredFileField(upload_to="compliance/screening/")
+    file_name = original_name_field()
     sha256 = models.CharField(max_length=64)
     source = models.CharField(max_length=100)
     list_name = models.CharField(max_length=100)

@@ -16,7 +16,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from backoffice.core.files import UploadSerializerField
 from issuance.models import Audit, Bar, Deposit, Discrepancy, GoldPrice, Vault
+from issuance.models.audits import REPORT
+from issuance.models.deposits import RECEIPT
+from issuance.models.imports import BAR_LIST
 
 PLAIN_DECIMAL = re.compile(r"^[+-]?\d+(\.\d+)?$")
 
@@ -82,8 +86,8 @@ class DepositSerializer(serializers.ModelSerializer):
     class Meta:
         model = Deposit
         fields = ["id", "reference", "depositor", "vault", "vault_name", "state", "bars_count", "fine_oz_total",
-                  "receipt_sha256", "created_by", "created_at", "received_at", "verified_at", "audited_at",
-                  "rejection_reason"]
+                  "receipt_name", "receipt_sha256", "created_by", "created_at", "received_at", "verified_at",
+                  "audited_at", "rejection_reason"]
         read_only_fields = fields
 
 
@@ -103,11 +107,11 @@ class BarSerializer(serializers.ModelSerializer):
 
 
 class BarListUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="The bar list as CSV (LBMA column names), UTF-8.")
+    file = UploadSerializerField(kind=BAR_LIST, help_text="The bar list as CSV (LBMA column names), UTF-8.")
 
 
 class ReceiptUploadSerializer(serializers.Serializer):
-    receipt = serializers.FileField(help_text="The custodian's signed receipt; kept with its SHA-256.")
+    receipt = UploadSerializerField(kind=RECEIPT, help_text="The custodian's signed receipt; kept with its SHA-256.")
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -132,8 +136,8 @@ class AuditSerializer(serializers.ModelSerializer):
     class Meta:
         model = Audit
         fields = ["id", "vault", "vault_name", "as_of", "auditor", "auditor_username", "firm", "state",
-                  "counts_count", "discrepancies", "report_sha256", "created_at", "submitted_at", "concluded_at",
-                  "dispute_reason"]
+                  "counts_count", "discrepancies", "report_name", "report_sha256", "created_at", "submitted_at",
+                  "concluded_at", "dispute_reason"]
         read_only_fields = fields
 
 
@@ -146,7 +150,7 @@ class AuditPlanSerializer(serializers.Serializer):
 
 
 class ReportUploadSerializer(serializers.Serializer):
-    report = serializers.FileField(help_text="The signed audit report; kept with its SHA-256.")
+    report = UploadSerializerField(kind=REPORT, help_text="The signed audit report; kept with its SHA-256.")
 
 
 # --- prices ---------------------------------------------------------------------------------

@@ -28,20 +28,18 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from backoffice.chain.client import ChainError
+from backoffice.core.files import upload_refusal
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.services import SignatureRefused
 from issuance import services
 from issuance.barlist import BarListInvalid
 from issuance.models import Audit, AuditState, Bar, Deposit, DepositState, GoldPrice
+from issuance.models.imports import BAR_LIST
 
 from . import serializers as s
 from .permissions import ActionPermission, NamedAuditorConducts
 
 logger = logging.getLogger(__name__)
-
-# A bar list of the largest size the parser accepts (100,000 rows) is under 10 MB; anything much
-# bigger is not a bar list, and is refused before it is read into memory.
-MAX_CSV_BYTES = 32 * 1024 * 1024
 
 REFUSALS: dict[int, Any] = {
     400: OpenApiResponse(s.ErrorSerializer, description="Input refused (a field error is also listed under "
@@ -61,9 +59,10 @@ class CSVBodyParser(BaseParser):
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
     ) -> DataAndFiles[dict[str, Any], dict[str, SimpleUploadedFile]]:
-        content = stream.read(MAX_CSV_BYTES + 1)
-        if len(content) > MAX_CSV_BYTES:
-            raise ParseError(f"the bar list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MB")
+        # The same limit as a multipart upload, applied before more than that is read into memory.
+        content = stream.read(BAR_LIST.max_bytes + 1)
+        if len(content) > BAR_LIST.max_bytes:
+            raise ParseError(upload_refusal(SimpleUploadedFile("body.csv", content), BAR_LIST))
         return DataAndFiles({}, {"file": SimpleUploadedFile("body.csv", content, content_type="text/csv")})
 
 

@@ -8,6 +8,10 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from backoffice.core.files import FileKind, StoredFile, StoredFileField, original_name_field
+
+REPORT = FileKind(key="report", folder="audits/reports", label="audit report")
+
 
 class AuditState(models.TextChoices):
     PLANNED = "planned"
@@ -25,7 +29,8 @@ class Audit(ConcurrentTransitionMixin, models.Model):
     state = FSMField(default=AuditState.PLANNED, choices=AuditState.choices, protected=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    report = models.FileField(upload_to="audits/reports/", blank=True)
+    report = StoredFileField(upload_to="audits/reports/", blank=True)
+    report_name = original_name_field()
     report_sha256 = models.CharField(max_length=64, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
     concluded_at = models.DateTimeField(null=True, blank=True)
@@ -54,8 +59,9 @@ class Audit(ConcurrentTransitionMixin, models.Model):
 
     @transition(field=state, source=AuditState.FIELDWORK, target=AuditState.SUBMITTED,
                 permission="issuance.conduct_audit", custom={"admin": False})
-    def submit(self, *, report_name: str, sha256: str, at: datetime) -> None:
-        self.report.name, self.report_sha256, self.submitted_at = report_name, sha256, at
+    def submit(self, *, report: StoredFile, at: datetime) -> None:
+        self.report.name, self.report_sha256, self.submitted_at = report.name, report.sha256, at
+        self.report_name = report.original_name
 
     @transition(field=state, source=AuditState.SUBMITTED, target=AuditState.ACCEPTED,
                 permission="issuance.conduct_audit", conditions=[has_no_discrepancy],  # type: ignore[list-item]

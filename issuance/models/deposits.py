@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from backoffice.core.files import FileKind, StoredFile, StoredFileField, original_name_field
+
 
 class DepositState(models.TextChoices):
     DRAFT = "draft"
@@ -18,6 +20,7 @@ class DepositState(models.TextChoices):
     RELEASED = "released"
 
 
+RECEIPT = FileKind(key="receipt", folder="deposits/receipts", label="receipt")
 IN_CUSTODY = (DepositState.RECEIVED, DepositState.VERIFIED, DepositState.AUDITED)
 
 
@@ -28,7 +31,8 @@ class Deposit(ConcurrentTransitionMixin, models.Model):
     state = FSMField(default=DepositState.DRAFT, choices=DepositState.choices, protected=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    receipt_document = models.FileField(upload_to="deposits/receipts/", blank=True)
+    receipt_document = StoredFileField(upload_to="deposits/receipts/", blank=True)
+    receipt_name = original_name_field()
     receipt_sha256 = models.CharField(max_length=64, blank=True)
     received_at = models.DateTimeField(null=True, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
@@ -54,8 +58,9 @@ class Deposit(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=DepositState.DRAFT, target=DepositState.RECEIVED,
                 permission="issuance.receive_deposit", conditions=[has_bars],  # type: ignore[list-item]
                 custom={"label": "Confirm received"})
-    def receive(self, *, document_name: str, sha256: str, at: datetime) -> None:
-        self.receipt_document.name, self.receipt_sha256, self.received_at = document_name, sha256, at
+    def receive(self, *, receipt: StoredFile, at: datetime) -> None:
+        self.receipt_document.name, self.receipt_sha256, self.received_at = receipt.name, receipt.sha256, at
+        self.receipt_name = receipt.original_name
 
     @transition(field=state, source=DepositState.RECEIVED, target=DepositState.VERIFIED,
                 permission="issuance.verify_deposit", custom={"label": "Confirm weights and assay"})

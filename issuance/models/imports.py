@@ -8,6 +8,10 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from backoffice.core.files import FileKind, StoredFileField, original_name_field
+
+BAR_LIST = FileKind(key="bar_list", folder="imports", label="bar list")
+
 
 class ImportKind(models.TextChoices):
     DEPOSIT_BARS = "deposit_bars", "Bars of a deposit"
@@ -27,7 +31,8 @@ class BarListImport(ConcurrentTransitionMixin, models.Model):
                                 related_name="imports")
     audit = models.ForeignKey("issuance.Audit", null=True, blank=True, on_delete=models.PROTECT,
                               related_name="imports")
-    file = models.FileField(upload_to="imports/")
+    file = StoredFileField(upload_to="imports/")
+    file_name = original_name_field()
     sha256 = models.CharField(max_length=64)
     state = FSMField(default=ImportState.QUEUED, choices=ImportState.choices, protected=True)
     # Progress counters are not states: the worker bumps them with plain updates while it parses.

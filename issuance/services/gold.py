@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -11,14 +10,14 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.contrib.auth.models import User
 from django.core.files.base import File
-from django.core.files.storage import default_storage
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from backoffice.chain.client import ChainClient
 from backoffice.core.errors import InvalidInput
+from backoffice.core.files import StoredFile, file_store
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from ..barlist import BarListInvalid, BarRow, bar_rows_parse
@@ -38,7 +37,9 @@ from ..models import (
     ReserveSnapshot,
     Vault,
 )
-from ..models.deposits import IN_CUSTODY
+from ..models.audits import REPORT
+from ..models.deposits import IN_CUSTODY, RECEIPT
+from ..models.imports import BAR_LIST
 from ..selectors import reserve_get
 
 logger = logging.getLogger(__name__)
@@ -57,21 +58,10 @@ def _reason_require(reason: str) -> str:
     return reason
 
 
-def file_store(*, upload: File, folder: str) -> tuple[str, str]:
-    """Store an uploaded file under a name derived from its SHA-256; returns (name, sha256).
-
-    Content-addressed names mean a file can never be overwritten by another with the same name.
-    """
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    sha256 = digest.hexdigest()
-    upload.seek(0)
-    original = (upload.name or "file").rsplit("/", 1)[-1][-80:]
-    name = f"{folder}/{sha256}/{original}"
-    if not default_storage.exists(name):
-        name = default_storage.save(name, upload)
-    return name, sha256
+def _file_journal(stored: StoredFile, *, actor: User, obj: models.Model, **data: object) -> None:
+    journal_record(action="file.uploaded", actor=actor, obj=obj,
+                   data={"file": stored.name, "name": stored.original_name, "sha256": stored.sha256,
+                         "size": stored.size, **data})
 
 
 def vault_save(*, vault: Vault, actor: User) -> Vault:
@@ -145,14 +135,12 @@ def _known_bars_refuse(rows: Sequence[BarRow]) -> None:
 def deposit_receive(*, deposit_id: int, receipt: File, actor: User) -> Deposit:
     """Custodian: the bars are physically in the vault; the signed receipt is kept with its SHA-256."""
     _permission_require(actor, "issuance.receive_deposit", "confirm deposits")  # before the file is stored
-    if receipt is None or not getattr(receipt, "size", 0):
-        raise InvalidInput("the receipt document is required")
-    name, sha256 = file_store(upload=receipt, folder="deposits/receipts")
+    stored = file_store(upload=receipt, kind=RECEIPT)
     with transaction.atomic():
         deposit = transition_apply(model=Deposit, pk=deposit_id, transition="receive", actor=actor,
-                                   params={"document_name": name, "sha256": sha256, "at": timezone.now()},
-                                   data={"receipt": name, "receipt_sha256": sha256})
-        journal_record(action="file.uploaded", actor=actor, obj=deposit, data={"file": name, "sha256": sha256})
+                                   params={"receipt": stored, "at": timezone.now()},
+                                   data={"receipt": stored.name, "receipt_sha256": stored.sha256})
+        _file_journal(stored, actor=actor, obj=deposit)
     return deposit
 
 
@@ -256,13 +244,11 @@ def audit_submit(*, audit_id: int, report: File, actor: User) -> Audit:
     """Auditor: the report (kept with its SHA-256) and the counted list go in; the count is compared
     with the books, each missing bar, unexpected bar, weight or fineness mismatch a discrepancy."""
     _auditor_require(audit_id, actor)
-    if report is None or not getattr(report, "size", 0):
-        raise InvalidInput("the audit report file is required")
-    name, sha256 = file_store(upload=report, folder="audits/reports")
+    stored = file_store(upload=report, kind=REPORT)
     with transaction.atomic():
         audit = transition_apply(model=Audit, pk=audit_id, transition="submit", actor=actor,
-                                 params={"report_name": name, "sha256": sha256, "at": timezone.now()},
-                                 data={"report": name, "report_sha256": sha256})
+                                 params={"report": stored, "at": timezone.now()},
+                                 data={"report": stored.name, "report_sha256": stored.sha256})
         books = _books(audit)
         found: list[Discrepancy] = []
         counted_keys = set()
@@ -288,7 +274,7 @@ def audit_submit(*, audit_id: int, report: File, actor: User) -> Audit:
         Discrepancy.objects.bulk_create(found, batch_size=2000)
         journal_record(action="issuance.audit.compared", actor=actor, obj=audit,
                        data={"counted": len(counted_keys), "books": len(books), "discrepancies": len(found)})
-        journal_record(action="file.uploaded", actor=actor, obj=audit, data={"file": name, "sha256": sha256})
+        _file_journal(stored, actor=actor, obj=audit)
     return audit
 
 
@@ -386,13 +372,11 @@ def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: Use
         target = {"audit": audit}
     else:
         raise InvalidInput(f"unknown bar list kind {kind}")
-    if upload is None or not getattr(upload, "size", 0):
-        raise InvalidInput("the bar list file is empty")
-    name, sha256 = file_store(upload=upload, folder="imports")
+    stored = file_store(upload=upload, kind=BAR_LIST)
     with transaction.atomic():
-        job = BarListImport.objects.create(kind=kind, file=name, sha256=sha256, created_by=actor, **target)
-        journal_record(action="file.uploaded", actor=actor, obj=job, data={"file": name, "sha256": sha256,
-                                                                          "kind": kind, "target": target_id})
+        job = BarListImport.objects.create(kind=kind, file=stored.name, file_name=stored.original_name,
+                                           sha256=stored.sha256, created_by=actor, **target)
+        _file_journal(stored, actor=actor, obj=job, kind=kind, target=target_id)
         transaction.on_commit(lambda: _bar_list_import_enqueue(job.pk))
     return job
 

@@ -225,7 +225,7 @@ def test_bad_files_are_refused_with_a_clear_message(people, vault):
 def test_receive_without_a_document_is_refused(people, vault):
     deposit = deposit_make(operator=people[Role.OPERATOR], vault=vault, reference="D-12", csv=bar_csv(BARS))
     before = _snapshot(deposit)
-    with pytest.raises(services.InvalidInput, match="receipt document is required"):
+    with pytest.raises(services.InvalidInput, match="receipt file is missing or empty"):
         services.deposit_receive(deposit_id=deposit.pk, receipt=SimpleUploadedFile("empty.pdf", b""),
                                  actor=people[Role.CUSTODIAN])
     assert _snapshot(deposit) == before
