@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -88,8 +89,31 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+
+# SQLite (the demo's) is written by the web server's threads, the worker's processes and beat at once.
+SQLITE_OPTIONS = {
+    # Readers and the one writer no longer block each other; NORMAL is safe with WAL (a power cut may
+    # lose the last commits, never corrupt the file) and spares an fsync per commit.
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    # Every transaction takes the write lock as it begins. A deferred one that read first cannot wait
+    # for the lock when it then writes (SQLite answers "database is locked" at once to avoid a
+    # deadlock); an immediate one waits its turn.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,  # seconds a connection waits for the write lock
+}
+
+
+def database_from_env(*, default: str | environ.NoValue = environ.Env.NOTSET) -> dict[str, Any]:
+    """The DATABASE_URL database (or `default`); SQLite, whatever its URL, with SQLITE_OPTIONS
+    (options given in the URL win)."""
+    database: dict[str, Any] = env.db_url("DATABASE_URL", default=default)
+    database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["OPTIONS"] = {**SQLITE_OPTIONS, **database.get("OPTIONS", {})}
+    return database
+
+
+DATABASES = {"default": database_from_env(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Shared by every process (web, worker, beat): periodic tasks take their non-blocking locks here.
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
