@@ -5,6 +5,7 @@ VAR_DIR and out of git.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import subprocess
@@ -99,6 +100,7 @@ def demo_server(var_dir: Path, anvil: AnvilNode) -> Iterator[DemoServer]:
 
 
 _PROPOSALS_AWAITING_SIGNATURES = """
+import fnmatch
 import json
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
@@ -154,3 +156,50 @@ def test_six_owners_signing_at_the_same_moment_on_the_sqlite_demo_get_no_server_
             assert proposal["status"] == "approved"
             assert sorted(c["signer"] for c in proposal["transaction"]["confirmations"]) == sorted(
                 owner for owner, code in codes.items() if code == 200)
+
+
+# --- runtime files: under VAR_DIR, never in git ----------------------------------------------
+
+_CELERY_ON_THE_FILESYSTEM = """
+import django
+django.setup()
+from backoffice.celery import app
+from backoffice.multisig.tasks import multisig_sweep_task
+assert app.connection_for_write().transport_cls == "filesystem", app.conf.broker_url
+app.control.ping(timeout=0.2)  # a broadcast: pidbox exchanges and a reply queue
+multisig_sweep_task.delay()
+print("published")
+"""
+
+
+def test_the_demo_celery_app_on_the_filesystem_broker_writes_nothing_outside_var_dir(tmp_path: Path) -> None:
+    # A fresh working directory, as `make run`'s worker, beat and web have the checkout's.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    var_dir = cwd / "var"
+    result = subprocess.run([PYTHON, "-c", _CELERY_ON_THE_FILESYSTEM], cwd=cwd, env=demo_env(var_dir),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "published" in result.stdout, result.stderr[-3000:]
+    assert [p.relative_to(cwd).as_posix() for p in cwd.iterdir() if p != var_dir] == []
+    # The broadcast and the task did go through this broker, and left their files under var/celery/.
+    assert list((var_dir / "celery" / "queue").iterdir()), "no message was published to the demo's queue"
+    assert {p.name for p in (var_dir / "celery" / "control").iterdir()} >= {"reply.celery.pidbox.exchange",
+                                                                             "backoffice.exchange"}
+
+
+# What `make run` writes while it runs (all of it under var/ now, but wherever it might land).
+RUNTIME_FILES = ("control/*", "var/*", "media/*", "staticfiles/*", "*.sqlite3", "*.sqlite3-*", "*.log", "*.pid",
+                 "celerybeat-schedule*", "django-secret.key", "relayer.key", "demo-logins.txt", "anvil-state.json")
+
+
+def test_no_runtime_file_of_the_demo_is_committed() -> None:
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, text=True)
+    if inside.returncode != 0:
+        pytest.skip("not a git checkout (e.g. an unpacked archive): there is no index to inspect")
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
+    files = [name for name in listed.stdout.split("\0") if name]
+    assert files, "git ls-files listed nothing"
+    committed = [name for name in files if any(fnmatch.fnmatch(name, pattern) or
+                                               fnmatch.fnmatch(name.rsplit("/", 1)[-1], pattern)
+                                               for pattern in RUNTIME_FILES)]
+    assert committed == []
