@@ -20,6 +20,7 @@ from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable, r
 from backoffice.chain.models import Deployment
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover, signatures_pack
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .models import LIVE_STATES, Confirmation, Multisig, MultisigTransaction, Signer, TxState
@@ -153,10 +154,12 @@ def confirmation_add(
 
 
 def multisig_transaction_schedule(*, transaction_id: int) -> None:
-    """Hand the transaction to the broadcaster once the current database transaction commits."""
+    """Hand the transaction to the broadcaster once the current database transaction commits. A broker
+    that is down then is only logged: the transaction is approved in the database, and the sweep
+    (multisig_sweep_task) sends it later."""
     from .tasks import multisig_transaction_broadcast_task
 
-    transaction.on_commit(lambda: multisig_transaction_broadcast_task.delay(transaction_id))
+    task_enqueue_on_commit(multisig_transaction_broadcast_task, transaction_id)
 
 
 class GuardRefused(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import django_stubs_ext
 import environ
@@ -88,8 +89,31 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+
+# SQLite (the demo's) is written by the web server's threads, the worker's processes and beat at once.
+SQLITE_OPTIONS = {
+    # Readers and the one writer no longer block each other; NORMAL is safe with WAL (a power cut may
+    # lose the last commits, never corrupt the file) and spares an fsync per commit.
+    "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
+    # Every transaction takes the write lock as it begins. A deferred one that read first cannot wait
+    # for the lock when it then writes (SQLite answers "database is locked" at once to avoid a
+    # deadlock); an immediate one waits its turn.
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,  # seconds a connection waits for the write lock
+}
+
+
+def database_from_env(*, default: str | environ.NoValue = environ.Env.NOTSET) -> dict[str, Any]:
+    """The DATABASE_URL database (or `default`); SQLite, whatever its URL, with SQLITE_OPTIONS
+    (options given in the URL win)."""
+    database: dict[str, Any] = env.db_url("DATABASE_URL", default=default)
+    database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["OPTIONS"] = {**SQLITE_OPTIONS, **database.get("OPTIONS", {})}
+    return database
+
+
+DATABASES = {"default": database_from_env(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Shared by every process (web, worker, beat): periodic tasks take their non-blocking locks here.
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
@@ -141,13 +165,16 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Every folder of the transport is named: each one left out defaults to a path relative to the
+    # working directory (kombu's control_folder is "control", where the exchange tables live).
     _queue_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="backoffice")

@@ -8,12 +8,12 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_from_env, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES = {"default": env.db_url("DATABASE_URL")}
+DATABASES = {"default": database_from_env()}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 CHAIN_RPC_URL = env.str("CHAIN_RPC_URL")
 CHAIN_ID = env.int("CHAIN_ID")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from backoffice.chain.client import ChainClient
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import StoredFile, file_store
+from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from ..barlist import BarListInvalid, BarRow, bar_rows_parse
@@ -377,14 +378,11 @@ def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: Use
         job = BarListImport.objects.create(kind=kind, file=stored.name, file_name=stored.original_name,
                                            sha256=stored.sha256, created_by=actor, **target)
         _file_journal(stored, actor=actor, obj=job, kind=kind, target=target_id)
-        transaction.on_commit(lambda: _bar_list_import_enqueue(job.pk))
+        from ..tasks import bar_list_import_task  # here: the tasks module imports the services
+
+        # A broker that is down leaves the job queued (and is logged); the upload still succeeds.
+        task_enqueue_on_commit(bar_list_import_task, job.pk)
     return job
-
-
-def _bar_list_import_enqueue(job_id: int) -> None:
-    from ..tasks import bar_list_import_task
-
-    bar_list_import_task.delay(job_id)
 
 
 def bar_list_import_run(*, job_id: int) -> BarListImport:
