@@ -158,7 +158,7 @@ class ChainClient:
             return None
 
     def events(self, *, contract_name: str, address: str, event: str, receipt: dict[str, Any]) -> list[Any]:
-        """Decoded `event` logs that `address` emitted in `receipt` (parameters are never indexed)."""
+        """Decoded `event` logs that `address` emitted in `receipt`, indexed parameters included."""
         handle = getattr(self.contract(contract_name, address).events, event)()
         return [dict(log["args"]) for log in handle.process_receipt(receipt, errors=DISCARD)]
 

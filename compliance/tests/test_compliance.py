@@ -77,7 +77,7 @@ def test_blacklist_destroy_and_unblacklist_with_five_signatures_each(chain, gold
     assert client.token_total_supply(token) == supply - balance
     events = client.events(contract_name="USDKG", address=token, event="DestroyedBlackFunds",
                            receipt=client.receipt(receipt_tx.relayer_tx_hash))
-    assert events == [{"user": holder, "balance": balance}]
+    assert events == [{"_blackListedUser": holder, "_balance": balance}]
 
     unblacklist = services.compliance_proposal_create(client=client, case_id=case.pk, action="unblacklist",
                                                       actor=officer(3))

@@ -169,7 +169,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         receipt = client.receipt(relayer_hash)
         assert receipt is not None and receipt["status"] == 1
         assert client.events(contract_name="USDKG", address=token, event="AddedBlackList",
-                             receipt=receipt) == [{"user": HOLDER}]
+                             receipt=receipt) == [{"_user": HOLDER}]
 
         row = _register_row(page, base, blacklist_tx)
         expect(row).to_have_count(1)
@@ -201,7 +201,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         receipt = client.receipt(relayer_hash)
         assert receipt is not None and receipt["status"] == 1
         assert client.events(contract_name="USDKG", address=token, event="DestroyedBlackFunds",
-                             receipt=receipt) == [{"user": HOLDER, "balance": AMOUNT}]
+                             receipt=receipt) == [{"_blackListedUser": HOLDER, "_balance": AMOUNT}]
         assert client.token_is_blacklisted(token, HOLDER)  # destroying keeps the address frozen
 
         # --- unblacklist -----------------------------------------------------------------------
