@@ -5,9 +5,10 @@
 //   node backoffice/chain/contracts/compile.js --check   write nothing; exit 1 if any committed
 //                                                        artifact differs from what would be written
 //
-// USDKG.json is compiled from USDKG.sol with the pinned solc-js; the Safe v1.4.1 artifacts are
-// copied from the published npm package, bytecode untouched, so that what we deploy is exactly the
-// audited Safe code. Run from the repository root (paths are resolved from this file anyway).
+// USDKG.json and USDKGMultisig.json are compiled from the sources beside this file with the pinned
+// solc-js; the Safe v1.4.1 artifacts are copied from the published npm package, bytecode untouched,
+// so that what we deploy is exactly the audited Safe code. Run from the repository root (paths are
+// resolved from this file anyway).
 "use strict";
 
 const crypto = require("crypto");
@@ -21,6 +22,12 @@ const ARTIFACTS_DIR = path.resolve(__dirname, "..", "artifacts");
 const SOLC_VERSION = "0.8.37";
 const EVM_VERSION = "cancun";
 const OPTIMIZER = { enabled: true, runs: 200 };
+
+// Contract name -> its source file beside this script; one artifact each, named after the contract.
+const SOLIDITY_CONTRACTS = [
+  ["USDKG", "USDKG.sol"],
+  ["USDKGMultisig", "USDKGMultisig.sol"],
+];
 
 const SAFE_PACKAGE = "@safe-global/safe-contracts";
 const SAFE_VERSION = "1.4.1";
@@ -50,19 +57,18 @@ function loadSolc() {
   return solc;
 }
 
-function compileToken() {
-  const solc = loadSolc();
-  const sourcePath = path.join(CONTRACTS_DIR, "USDKG.sol");
+function compileContract(solc, contractName, fileName) {
+  const sourcePath = path.join(CONTRACTS_DIR, fileName);
   const source = fs.readFileSync(sourcePath, "utf8");
   // The source key is fixed (not an absolute path) because it enters the metadata hash embedded in the
   // bytecode: the artifact must not depend on where the repository is checked out.
   const input = {
     language: "Solidity",
-    sources: { "USDKG.sol": { content: source } },
+    sources: { [fileName]: { content: source } },
     settings: {
       optimizer: OPTIMIZER,
       evmVersion: EVM_VERSION,
-      outputSelection: { "USDKG.sol": { USDKG: ["abi", "evm.bytecode.object"] } },
+      outputSelection: { [fileName]: { [contractName]: ["abi", "evm.bytecode.object"] } },
     },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
@@ -73,14 +79,14 @@ function compileToken() {
   const errors = diagnostics.filter((d) => d.severity === "error");
   if (errors.length > 0) {
     const text = errors.map((d) => d.formattedMessage || d.message).join("\n");
-    throw new BuildError(`USDKG.sol does not compile:\n${text}`);
+    throw new BuildError(`${fileName} does not compile:\n${text}`);
   }
-  const contract = output.contracts && output.contracts["USDKG.sol"] && output.contracts["USDKG.sol"].USDKG;
+  const contract = output.contracts && output.contracts[fileName] && output.contracts[fileName][contractName];
   if (!contract || !contract.evm.bytecode.object) {
-    throw new BuildError("solc produced no bytecode for USDKG");
+    throw new BuildError(`solc produced no bytecode for ${contractName}`);
   }
   return {
-    contractName: "USDKG",
+    contractName,
     abi: contract.abi,
     bytecode: `0x${contract.evm.bytecode.object}`,
     compiler: {
@@ -90,6 +96,11 @@ function compileToken() {
     },
     sourceSha256: crypto.createHash("sha256").update(source, "utf8").digest("hex"),
   };
+}
+
+function compileContracts() {
+  const solc = loadSolc();
+  return SOLIDITY_CONTRACTS.map(([contractName, fileName]) => compileContract(solc, contractName, fileName));
 }
 
 function safeArtifacts() {
@@ -136,7 +147,7 @@ function main(argv) {
   }
   const check = args.includes("--check");
 
-  const outputs = [compileToken(), ...safeArtifacts()].map((artifact) => ({
+  const outputs = [...compileContracts(), ...safeArtifacts()].map((artifact) => ({
     file: path.join(ARTIFACTS_DIR, `${artifact.contractName}.json`),
     text: render(artifact),
   }));
