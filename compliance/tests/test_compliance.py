@@ -261,6 +261,8 @@ def test_screening_import_lists_holders_that_are_not_blacklisted(chain, gold_bac
         (f"address\n{dev_account(16).address}\n{dev_account(16).address.lower()}\n", "row 3: .* repeats row 2"),
         ("name\nfoo\n", "'address' column"),
         ("", "'address' column"),
+        (f"address,name\n{dev_account(16).address},Holder\x00Ltd\n", r"row 2: contains a NUL character \(byte 0\)"),
+        (f"address,na\x00me\n{dev_account(16).address},Holder Ltd\n", r"row 1: contains a NUL character"),
     ],
 )
 def test_a_bad_screening_list_is_refused_whole(chain, content, message):
@@ -269,6 +271,14 @@ def test_a_bad_screening_list_is_refused_whole(chain, content, message):
         services.screening_import(upload=SimpleUploadedFile("l.csv", content.encode()), source="OFAC",
                                   list_name="SDN", listed_on=timezone.localdate(), actor=officer(1))
     assert (ScreeningEntry.objects.count(), JournalEntry.objects.count()) == before
+
+
+def test_a_screening_row_with_more_cells_than_the_header_is_imported_without_them(chain):
+    address = _fresh()
+    batch = services.screening_import(upload=SimpleUploadedFile("l.csv", f"address,name\n{address},Ltd,\n".encode()),
+                                      source="OFAC", list_name="SDN", listed_on=timezone.localdate(),
+                                      actor=officer(1))
+    assert list(batch.entries.values_list("address", "name")) == [(address, "Ltd")]
 
 
 def test_destroy_funds_is_refused_before_sending_when_the_balance_changed_and_the_nonce_is_burned(
