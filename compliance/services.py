@@ -197,8 +197,9 @@ def register_refresh_all(*, client: ChainClient) -> int:
 def screening_import(*, upload: File, source: str, list_name: str, listed_on: date, actor: User) -> ScreeningImport:
     """Import a sanctions list (CSV with an `address` column, optional `name`): all rows or none.
 
-    Refuses a row whose address is not 0x + 40 hex digits, an address listed twice in the file, an
-    empty file, a list date in the future, or a missing source or list name; errors name their row.
+    Refuses a row whose address is not 0x + 40 hex digits, an address listed twice in the file, a NUL
+    character in any cell, an empty file, a list date in the future, or a missing source or list name;
+    errors name their row. Cells beyond the header's columns are ignored.
     Addresses are stored checksummed whatever case the list used.
     """
     _officer_require(actor)
@@ -216,11 +217,17 @@ def screening_import(*, upload: File, source: str, list_name: str, listed_on: da
         raise InvalidInput("the file is not UTF-8 text") from exc
     if not rows or "address" not in {(k or "").strip().lower() for k in rows[0]}:
         raise InvalidInput("the file needs a header with an 'address' column and at least one row")
-    errors: list[str] = []
+    # PostgreSQL cannot store a NUL: a file with one is damaged or not a CSV export, whichever cell holds it.
+    nul = "contains a NUL character (byte 0); save the list again as CSV UTF-8"
+    errors: list[str] = [f"row 1: {nul}"] if any("\x00" in (k or "") for k in rows[0]) else []
     entries: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
     for number, row in enumerate(rows, start=2):
-        cells = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        # Cells beyond the header's columns (a trailing comma) come under the key None, as a list: not ours.
+        cells = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k is not None}
+        if any("\x00" in v for v in cells.values()):
+            errors.append(f"row {number}: {nul}")
+            continue
         raw = cells.get("address", "")
         address = address_normalize(raw)
         if address is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms, http
@@ -16,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.core.admin import FileDownloadAdminMixin
+from backoffice.core.amounts import decimal_parse
 from backoffice.core.files import UploadField
 from backoffice.multisig.admin import ReadOnlyAdmin
 
@@ -293,9 +295,20 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
 
 class GoldPriceForm(forms.ModelForm):  # noqa: DJ008
+    # Typed as the pages show prices ("2,345.67") or plain: one grammar with the API (decimal_parse).
+    usd_per_oz = forms.CharField(max_length=40, label="USD per oz",
+                                 widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+                                 help_text="USD per fine troy ounce, e.g. 2345.67 or 2,345.67; at most 4 decimals.")
+
     class Meta:
         model = GoldPrice
         fields = ["usd_per_oz", "source", "as_of"]
+
+    def clean_usd_per_oz(self) -> Decimal:
+        try:
+            return decimal_parse(self.cleaned_data["usd_per_oz"], field="price", places=4)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -49,7 +49,8 @@ class OwnerProposalAddForm(forms.ModelForm[OwnerProposal]):
     amount = forms.CharField(
         required=False, max_length=100, label="Amount (tokens)",
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "1234.5"}),
-        help_text="Issue and redeem: in tokens, e.g. 1234.5, at most 6 decimals (one base unit is 0.000001).",
+        help_text="Issue and redeem: in tokens, e.g. 1234.5 or 1,234.5, at most 6 decimals (one base unit is "
+                  "0.000001).",
     )
     recipient = forms.CharField(
         required=False, max_length=42, widget=forms.TextInput(attrs={"size": 46, "autocomplete": "off"}),

@@ -79,8 +79,8 @@ def bar_rows_parse(
 ) -> list[BarRow]:
     """Every row of the file as a BarRow, or BarListInvalid naming every bad row.
 
-    Refuses: a missing column or field, a non-numeric or non-positive weight, a fineness outside
-    (0, 1000], a fine weight above the gross weight, a year outside 1900..next year, a serial that
+    Refuses: a NUL character in any cell, a missing column or field, a non-numeric or non-positive weight,
+    a fineness outside (0, 1000], a fine weight above the gross weight, a year outside 1900..next year, a serial that
     repeats within the file. Row numbers count the header as row 1, like a spreadsheet.
     """
     if isinstance(content, bytes):
@@ -92,6 +92,11 @@ def bar_rows_parse(
         lines = list(csv.reader(io.StringIO(content)))
     except csv.Error as exc:
         raise BarListInvalid([f"the file is not valid CSV: {exc}"]) from exc
+    # PostgreSQL cannot store a NUL; a file with one is damaged or not a CSV export, whichever cell it is in.
+    nul_rows = [f"row {n}: contains a NUL character (byte 0); save the list again as CSV UTF-8"
+                for n, cells in enumerate(lines, start=1) if any("\x00" in cell for cell in cells)]
+    if nul_rows:
+        raise BarListInvalid(nul_rows)
     if not lines or not any(cell.strip() for cell in lines[0]):
         raise BarListInvalid(["the file is empty: a header row and at least one bar are needed"])
     columns, errors = _header_map(lines[0])

@@ -15,7 +15,9 @@ class Origin:
     def from_request(cls, request: object) -> Origin:
         meta = getattr(request, "META", {})
         # REMOTE_ADDR, not X-Forwarded-For: a client can write any forwarded header it likes.
-        return cls(ip=meta.get("REMOTE_ADDR") or None, agent=str(meta.get("HTTP_USER_AGENT", ""))[:300])
+        # NUL removed (the edge middleware already does): PostgreSQL would refuse the whole journal entry.
+        agent = str(meta.get("HTTP_USER_AGENT", "")).replace("\x00", "")[:300]
+        return cls(ip=meta.get("REMOTE_ADDR") or None, agent=agent)
 
 
 current_origin: ContextVar[Origin | None] = ContextVar("current_origin", default=None)

@@ -29,8 +29,9 @@ def _on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed)
 def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    # Only the username is kept: credentials also hold the password Django already masked.
-    username = str(credentials.get("username", ""))[:150]
+    # Only the username is kept: credentials also hold the password Django already masked. A NUL would make
+    # PostgreSQL refuse the entry, and a failed login must never go unrecorded.
+    username = str(credentials.get("username", "")).replace("\x00", "")[:150]
     journal_record(
         action="auth.login_failed",
         actor_username=username,

@@ -61,6 +61,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: it must see the answers Django makes from exceptions (404, 400, 500) to turn them into JSON.
+    "backoffice.core.middleware.ApiErrorsAsJsonMiddleware",
+    # Before anything reads the request: a NUL in a query is a 500 on PostgreSQL, in a header a lost journal entry.
+    "backoffice.core.middleware.NulRefusalMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

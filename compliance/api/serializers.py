@@ -161,7 +161,8 @@ class ComplianceProposalCreateSerializer(serializers.Serializer):
     confirm_amount = DecimalStringField(
         required=False, allow_null=True,
         help_text="destroy_funds only: the address's current balance in tokens, typed exactly, as a string "
-                  "(e.g. \"5000\" or \"5000.000000\"). Anything else is refused and nothing is stored.",
+                  "(e.g. \"5000\", or as the case page shows it, \"5,000.000000\"). Anything else is refused and "
+                  "nothing is stored.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

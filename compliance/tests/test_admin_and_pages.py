@@ -195,6 +195,27 @@ def test_destroy_funds_in_the_admin_shows_the_balance_and_needs_it_typed(chain, 
     assert "1,234.500000" in _text(client.get(f"/admin/compliance/case/{case.pk}/change/"))
 
 
+def test_destroy_funds_in_the_admin_takes_the_balance_copied_from_the_page(chain, gold_backing, client):
+    holder = fresh_address()
+    issue_on_chain(amount=250_000_000_000, recipient=holder)  # 250,000 USDKG
+    case = blacklisted(holder)
+    logged_in(client, "officer2")
+    url = f"/admin/compliance/case/{case.pk}/propose/destroy_funds/"
+    shown = re.search(r'id="on-chain-balance">([^<]+)<', _text(client.get(url)))
+    assert shown is not None and shown.group(1) == "250,000.000000"
+
+    before = snapshot()
+    for typed, message in (("1,5", "use a point for decimals (1.5), not a comma"),
+                           ("abc", "&#x27;abc&#x27; is not a number; write digits with a point for decimals")):
+        response = client.post(url, {"confirm_amount": typed})
+        assert response.status_code == 200 and message in _text(response), typed
+    assert snapshot() == before
+
+    assert client.post(url, {"confirm_amount": shown.group(1)}).status_code == 302
+    proposal = ComplianceProposal.objects.get(case=case, action="destroy_funds")
+    assert int(proposal.balance_confirmed or 0) == 250_000_000_000
+
+
 # --- the register ---------------------------------------------------------------------------
 
 def test_the_register_page_flags_a_real_mismatch_with_the_chain(chain, client):

@@ -306,6 +306,30 @@ def test_destroy_funds_needs_the_balance_typed_exactly(chain, gold_backing, api)
     assert ComplianceProposal.objects.get(pk=body["id"]).transaction.decoded["function"] == "destroyBlackFunds"
 
 
+def test_destroy_funds_over_the_api_takes_the_balance_as_the_pages_show_it(chain, gold_backing, api):
+    holder = fresh_address()
+    issue_on_chain(amount=2_500_000_000, recipient=holder)  # 2,500 USDKG
+    case = blacklisted(holder)
+    as_user(api, "officer4")
+    url = "/api/compliance/proposals/"
+    refusals = [
+        ("1,5", "confirm_amount: '1,5': use a point for decimals (1.5), not a comma"),
+        ("1,2345.0", "confirm_amount: '1,2345.0' has misplaced thousands separators"),
+        ("abc", "confirm_amount: 'abc' is not a number; write digits with a point for decimals, e.g. 1234.5"),
+        ("2,500.0000001", "at most 6 decimals"),
+    ]
+    for typed, message in refusals:
+        before = snapshot()
+        response = api.post(url, {"case": case.pk, "action": "destroy_funds", "confirm_amount": typed}, format="json")
+        assert response.status_code == 400 and message in response.json()["detail"], (typed, response.content)
+        assert snapshot() == before, typed
+
+    response = api.post(url, {"case": case.pk, "action": "destroy_funds", "confirm_amount": "2,500.000000"},
+                        format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["balance_confirmed"] == "2500000000"
+
+
 def test_a_list_page_costs_the_same_queries_however_many_proposals(chain, api):
     as_user(api, "manager")
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from backoffice.chain.client import chain_client, relayer_account
 from backoffice.chain.devkeys import dev_account
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.amounts import tokens_format
 from backoffice.journal.models import JournalEntry
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.models import Confirmation, MultisigTransaction, TxState
@@ -160,6 +161,39 @@ def test_blacklist_of_a_blacklisted_and_unblacklist_of_a_free_address_are_refuse
     assert _nothing_changed_since(before)
 
 
+def test_destroy_funds_is_confirmed_by_the_balance_typed_exactly_as_the_case_page_shows_it(chain, gold_backing):
+    client, token = chain_client(), deployment_get().token
+    holder = _fresh()
+    issue_on_chain(amount=250_000_123_456, recipient=holder)
+    case = case_for(holder)
+    blacklist = services.compliance_proposal_create(client=client, case_id=case.pk, action="blacklist",
+                                                    actor=officer(1))
+    for n in (1, 2, 3, 4, 5):
+        officer_sign(blacklist.transaction, n)
+    execute_here(blacklist.transaction)
+    shown = tokens_format(client.token_balance(token, holder))
+    assert shown == "250,000.123456"  # what the case page and the propose page display
+
+    before = _counts()
+    refusals = {
+        "1,5": "confirmation: '1,5': use a point for decimals (1.5), not a comma",
+        "1,2345.0": "confirmation: '1,2345.0' has misplaced thousands separators",
+        "abc": "confirmation: 'abc' is not a number; write digits with a point for decimals, e.g. 1234.5",
+        "250,000.12345": "the confirmation 250,000.123450 is not the balance to burn, 250,000.123456",
+    }
+    for typed, message in refusals.items():
+        with pytest.raises(InvalidInput) as refused:
+            services.compliance_proposal_create(client=client, case_id=case.pk, action="destroy_funds",
+                                                actor=officer(2), confirm_amount=typed)
+        assert message in str(refused.value), typed
+    assert _nothing_changed_since(before)
+
+    destroy = services.compliance_proposal_create(client=client, case_id=case.pk, action="destroy_funds",
+                                                  actor=officer(2), confirm_amount=shown)
+    assert int(destroy.balance_confirmed or 0) == 250_000_123_456
+    assert destroy.transaction.decoded["tokens"] == shown
+
+
 def test_a_second_open_proposal_for_the_same_address_and_action_is_refused(chain):
     client = chain_client()
     case = case_for(_fresh())
@@ -227,6 +261,8 @@ def test_screening_import_lists_holders_that_are_not_blacklisted(chain, gold_bac
         (f"address\n{dev_account(16).address}\n{dev_account(16).address.lower()}\n", "row 3: .* repeats row 2"),
         ("name\nfoo\n", "'address' column"),
         ("", "screening list file is missing or empty"),
+        (f"address,name\n{dev_account(16).address},Holder\x00Ltd\n", r"row 2: contains a NUL character \(byte 0\)"),
+        (f"address,na\x00me\n{dev_account(16).address},Holder Ltd\n", r"row 1: contains a NUL character"),
     ],
 )
 def test_a_bad_screening_list_is_refused_whole(chain, content, message):
@@ -235,6 +271,14 @@ def test_a_bad_screening_list_is_refused_whole(chain, content, message):
         services.screening_import(upload=SimpleUploadedFile("l.csv", content.encode()), source="OFAC",
                                   list_name="SDN", listed_on=timezone.localdate(), actor=officer(1))
     assert (ScreeningEntry.objects.count(), JournalEntry.objects.count()) == before
+
+
+def test_a_screening_row_with_more_cells_than_the_header_is_imported_without_them(chain):
+    address = _fresh()
+    batch = services.screening_import(upload=SimpleUploadedFile("l.csv", f"address,name\n{address},Ltd,\n".encode()),
+                                      source="OFAC", list_name="SDN", listed_on=timezone.localdate(),
+                                      actor=officer(1))
+    assert list(batch.entries.values_list("address", "name")) == [(address, "Ltd")]
 
 
 def test_destroy_funds_is_refused_before_sending_when_the_balance_changed_and_the_nonce_is_burned(

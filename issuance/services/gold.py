@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 
 from django.contrib.auth.models import User
 from django.core.files.base import File
@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from backoffice.chain.client import ChainClient
+from backoffice.core.amounts import decimal_parse
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import StoredFile, file_store
 from backoffice.core.tasks import task_enqueue_on_commit
@@ -310,19 +311,15 @@ def audit_dispute(*, audit_id: int, reason: str, actor: User) -> Audit:
 # --- prices ---------------------------------------------------------------------------------
 
 def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
-    """Refuses a price that is not a positive number with at most 4 decimals, a time in the future or
-    without a time zone, and an empty source."""
+    """Refuses a price that is not a positive number with at most 4 decimals (typed plain, "2345.67", or
+    as shown, "2,345.67": `decimal_parse`), a time in the future or without a time zone, and an empty source."""
     _permission_require(actor, "issuance.add_goldprice", "record gold prices")
     try:
-        price = Decimal(str(usd_per_oz).strip())
-    except InvalidOperation as exc:
-        raise InvalidInput(f"price '{usd_per_oz}' is not a number") from exc
-    if not price.is_finite():
-        raise InvalidInput(f"price '{usd_per_oz}' is not a number")
+        price = decimal_parse(usd_per_oz, field="price", places=4)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
     if price <= 0:
         raise InvalidInput("the price must be above zero")
-    if price.as_tuple().exponent < -4:  # type: ignore[operator]
-        raise InvalidInput("the price has more than 4 decimals")
     if price >= Decimal("1e10"):
         raise InvalidInput("the price is implausibly large")
     if timezone.is_naive(as_of):

@@ -178,3 +178,25 @@ def test_the_deposit_and_audit_lists_cost_a_fixed_number_of_queries(client, peop
         deposit_make(operator=people[Role.OPERATOR], vault=vault, reference=f"Q-{n}",
                      csv=bar_csv([(f"Q{n}", "400", "999.9", "")]))
     assert count("/admin/issuance/deposit/") == few
+
+
+def test_a_gold_price_typed_as_the_pages_show_it_is_recorded_and_a_decimal_comma_is_refused(client, people):
+    from django.utils import timezone
+
+    from issuance.models import GoldPrice
+
+    client.force_login(people[Role.OPERATOR])
+    as_of = (timezone.localtime() - timezone.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    form = {"source": "LBMA PM", "as_of_0": as_of[:10], "as_of_1": as_of[11:], "as_of": as_of}
+    journal = JournalEntry.objects.count()
+    for typed, message in (("2345,67", "use a point for decimals (2345.67), not a comma"),
+                           ("2,34.5", "misplaced thousands separators"),
+                           ("2,345.12345", "more than 4 decimals")):
+        response = client.post("/admin/issuance/goldprice/add/", {**form, "usd_per_oz": typed})
+        assert response.status_code == 200 and message in response.content.decode(), typed
+    assert not GoldPrice.objects.exists() and JournalEntry.objects.count() == journal
+
+    response = client.post("/admin/issuance/goldprice/add/", {**form, "usd_per_oz": "2,345.6700"})
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert str(GoldPrice.objects.get().usd_per_oz) == "2345.6700"
+    assert JournalEntry.objects.filter(action="issuance.price.recorded").count() == 1

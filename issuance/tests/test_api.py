@@ -377,11 +377,13 @@ def _price(client: APIClient, **overrides: Any) -> Any:
 
 
 BAD_PRICES: list[tuple[dict[str, Any], str]] = [
-    ({"usd_per_oz": "abc"}, "not a decimal number"),
-    ({"usd_per_oz": "1,234.50"}, "not a decimal number"),
-    ({"usd_per_oz": "1e3"}, "not a decimal number"),
-    ({"usd_per_oz": "NaN"}, "not a decimal number"),
-    ({"usd_per_oz": ""}, "not a decimal number"),
+    ({"usd_per_oz": "abc"}, "usd_per_oz: 'abc' is not a number; write digits with a point for decimals"),
+    ({"usd_per_oz": "2345,67"}, "use a point for decimals (2345.67), not a comma"),
+    ({"usd_per_oz": "2,34.50"}, "misplaced thousands separators"),
+    ({"usd_per_oz": "1e3"}, "has an exponent; write the number out in full"),
+    ({"usd_per_oz": "NaN"}, "'NaN' is not a number"),
+    ({"usd_per_oz": ""}, "usd_per_oz: no number given"),
+    ({"usd_per_oz": "2,345.12345"}, "more than 4 decimals"),
     ({"usd_per_oz": 2345.67}, "as a string"),
     ({"usd_per_oz": 2345}, "as a string"),
     ({"usd_per_oz": None}, "may not be null"),
@@ -407,6 +409,13 @@ def test_a_bad_price_is_refused_with_a_clear_message_and_nothing_saved(
         assert response.status_code == 400, (overrides, response.content)
         assert message in response.json()["detail"], (overrides, response.json())
     assert everything(media) == before and not GoldPrice.objects.exists()
+
+
+def test_a_price_typed_as_the_pages_show_it_is_recorded_exactly(world: World, client: APIClient) -> None:
+    client.force_authenticate(world["operator"])
+    response = _price(client, usd_per_oz="2,345.6700")
+    assert response.status_code == 201, response.content
+    assert response.json()["usd_per_oz"] == "2345.6700" and str(GoldPrice.objects.get().usd_per_oz) == "2345.6700"
 
 
 def test_a_bar_list_with_bad_rows_is_refused_whole_with_every_row_error(

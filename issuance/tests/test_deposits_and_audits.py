@@ -10,7 +10,7 @@ from backoffice.journal.models import JournalEntry
 from backoffice.journal.selectors import journal_verify
 from backoffice.journal.services import TransitionRefused
 from issuance import services
-from issuance.barlist import BarListInvalid
+from issuance.barlist import BarListInvalid, bar_rows_parse
 from issuance.models import Audit, AuditState, Bar, Deposit, DepositState, Discrepancy
 
 from .factories import (
@@ -179,6 +179,7 @@ def test_a_missing_bar_is_a_discrepancy(people, vault):
         ([("B1", "400", "750", "400")], r"does not match gross x fineness / 1000 = 300.000"),
         ([("=HYPERLINK(1)", "400", "999.9", "")], "starts like a spreadsheet formula"),
         ([("S" * 51, "400", "999.9", "")], "longer than 50 characters"),
+        ([("B\x001", "400", "999.9", "")], r"row 4: contains a NUL character \(byte 0\)"),  # PostgreSQL: a 500
     ],
 )
 def test_a_bad_row_rejects_the_whole_bar_list(people, vault, rows, message):
@@ -189,6 +190,17 @@ def test_a_bad_row_rejects_the_whole_bar_list(people, vault, rows, message):
     with pytest.raises(BarListInvalid, match=message):
         services.deposit_bars_import(deposit_id=deposit.pk, content=bar_csv(good + rows), actor=operator)
     assert not Bar.objects.exists() and JournalEntry.objects.count() == journal
+
+
+def test_a_nul_in_any_cell_refuses_the_list_naming_each_row_that_has_one():
+    content = ("Bar Number,Refiner,Year of Manufacture,Gross Weight,Fineness,No\x00tes\n"
+               "N1,Valcambi,2024,400,999.9,fine\n"
+               "N2,Valcambi,2024,400,999.9,see\x00page 2\n"
+               "N3,Valcambi,2024,400,999.9,\n")
+    with pytest.raises(BarListInvalid) as refused:
+        bar_rows_parse(content)
+    nul = "contains a NUL character (byte 0); save the list again as CSV UTF-8"
+    assert refused.value.errors == [f"row 1: {nul}", f"row 3: {nul}"]
 
 
 def test_row_numbers_count_the_header_and_every_error_is_listed(people, vault):

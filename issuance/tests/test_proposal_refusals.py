@@ -175,7 +175,9 @@ BAD_DRAFTS: dict[str, tuple[dict[str, Any], str]] = {
     "above-the-headroom": ({"amount": "100000000"}, "issuing 100,000,000.000000 exceeds the headroom of "),
     "a-json-integer": ({"amount": 1250}, 'amount: send the amount as a string in plain decimal notation'),
     "a-json-float": ({"amount": 1250.5}, 'amount: send the amount as a string in plain decimal notation'),
-    "an-exponent": ({"amount": "1e3"}, "is not a decimal number in plain notation"),
+    "an-exponent": ({"amount": "1e3"}, "amount: '1e3' has an exponent; write the number out in full"),
+    "a-decimal-comma": ({"amount": "1,5"}, "amount: '1,5': use a point for decimals (1.5), not a comma"),
+    "misplaced-separators": ({"amount": "1,2345.0"}, "amount: '1,2345.0' has misplaced thousands separators"),
     "no-amount": ({"amount": None}, "amount: required for an issue or a redemption"),
     "lower-case-recipient": ({"recipient": RECIPIENT.lower()},
                              f"recipient: '{RECIPIENT.lower()}' is not checksummed (EIP-55); did you mean "
