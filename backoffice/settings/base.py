@@ -91,7 +91,8 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Shared by every process (web, worker, beat): periodic tasks take their non-blocking locks here.
+# Shared by every process (web, worker, beat). Not for locks: the file cache's `add` is not atomic, so
+# periodic tasks and follow chains take database leases instead (backoffice.core.leases).
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
 AUTH_PASSWORD_VALIDATORS = [
