@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms, http
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -92,7 +93,7 @@ class DepositAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
 
     @admin.display(description="receipt document")
     def receipt_link(self, obj: Deposit) -> str:
-        return self.file_link(obj, "receipt_document")
+        return self.file_link_html(obj, "receipt_document")
 
     def get_queryset(self, request: http.HttpRequest) -> Any:
         return super().get_queryset(request).annotate(bar_count=Count("bars"))  # one query for the list
@@ -148,7 +149,7 @@ class AuditAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
 
     @admin.display(description="report")
     def report_link(self, obj: Audit) -> str:
-        return self.file_link(obj, "report")
+        return self.file_link_html(obj, "report")
 
     def formfield_for_foreignkey(self, db_field: Any, request: http.HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "auditor":
@@ -246,15 +247,49 @@ def bar_list_upload(model_admin: admin.ModelAdmin[Any], request: http.HttpReques
         "transition": {"label": "Upload bar list"}, "transition_form": form})
 
 
+def _when(moment: Any) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+
+
 @admin.register(BarListImport)
-class BarListImportAdmin(ReadOnlyAdmin):
+class BarListImportAdmin(FileDownloadAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "kind", "deposit", "audit", "state", "progress", "bars_saved", "created_by", "created_at")
     list_select_related = ("deposit", "audit__vault", "created_by")
     list_filter = ("state", "kind")
-    fields = ("kind", "deposit", "audit", "file", "sha256", "state", "progress", "bars_saved", "error_list",
-              "created_by", "created_at", "finished_at")
+    fields = ("kind", "deposit", "audit", "file_link", "sha256", "state", "status", "progress", "attempts",
+              "bars_saved", "error_list", "created_by", "created_at", "finished_at")
     readonly_fields = fields
     change_form_template = "admin/issuance/barlistimport/change_form.html"
+    file_fields = {"file": "file_name"}
+
+    @admin.display(description="file")
+    def file_link(self, obj: BarListImport) -> str:
+        return self.file_link_html(obj, "file")
+
+    @admin.display(description="what is happening")
+    def status(self, obj: BarListImport) -> str:
+        """In words, so whoever uploaded the list knows whether to wait, and for what."""
+        if obj.state == ImportState.QUEUED and obj.attempts:
+            text = format_html("Re-queued at {} after the worker stopped during attempt {}; waiting for a worker "
+                               "to start attempt {}.", _when(obj.queued_at), obj.attempts, obj.attempts + 1)
+        elif obj.state == ImportState.QUEUED:
+            text = format_html("Queued since {}, waiting for a worker.", _when(obj.queued_at))
+        elif obj.state == ImportState.RUNNING:
+            idle = int((timezone.now() - obj.heartbeat_at).total_seconds())
+            checked = (format_html("all {} rows checked, saving them", obj.rows_total)
+                       if obj.rows_total and obj.rows_done == obj.rows_total
+                       else format_html("{} of {} rows checked", obj.rows_done, obj.rows_total or "?"))
+            text = format_html("Running (attempt {}): {}; last progress at {} ({} s ago).",
+                               obj.attempts, checked, _when(obj.heartbeat_at), idle)
+            if idle > 60:
+                text = format_html("{} If the worker stopped, the import is re-queued {} s after its last progress.",
+                                   text, settings.BAR_LIST_IMPORT_STALE_SECONDS)
+        elif obj.state == ImportState.SUCCEEDED:
+            text = format_html("Succeeded at {}: {} bars saved.", _when(obj.finished_at), obj.bars_saved)
+        else:
+            text = format_html("Failed at {} with {} error(s), listed below; nothing was saved.",
+                               _when(obj.finished_at), len(obj.errors))
+        return format_html('<span id="import-status">{}</span>', text)
 
     @admin.display(description="progress")
     def progress(self, obj: BarListImport) -> str:

@@ -3,10 +3,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from backoffice.chain.client import ChainUnavailable, chain_client
+from backoffice.core.leases import lease_held
 
-from .services import bar_list_import_run, reserve_snapshot_take
+from .services import bar_list_import_run, bar_list_imports_recover, reserve_snapshot_take
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +21,25 @@ def reserve_snapshot_task() -> int:
     return snapshot.pk
 
 
-@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+# The sweep re-queues an import only after BAR_LIST_IMPORT_STALE_SECONDS without progress, which the
+# settings keep above this hard limit: by then the worker that had it is certainly gone.
+@shared_task(acks_late=True, soft_time_limit=settings.BAR_LIST_IMPORT_TIME_LIMIT - 60,
+             time_limit=settings.BAR_LIST_IMPORT_TIME_LIMIT)
 def bar_list_import_task(job_id: int) -> str:
     job = bar_list_import_run(job_id=job_id)
-    logger.info("bar-list-import id=%s state=%s bars=%s", job.pk, job.state, job.bars_saved)
+    logger.info("bar-list-import id=%s state=%s attempt=%s bars=%s", job.pk, job.state, job.attempts, job.bars_saved)
     return str(job.state)
+
+
+# Longer than the sweep's hard time limit, so a running sweep never loses its lock to the next one.
+SWEEP_LEASE_SECONDS = 100
+
+
+@shared_task(acks_late=False, soft_time_limit=60, time_limit=90)
+def bar_list_import_sweep_task() -> int:
+    """Periodic: send again the imports nothing works on (a lost message, a killed worker), so no
+    upload stays queued or running for ever. Never two at once."""
+    with lease_held(name="bar-list-import-sweep", seconds=SWEEP_LEASE_SECONDS) as held:
+        if not held:
+            return 0
+        return bar_list_imports_recover()

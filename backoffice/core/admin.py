@@ -30,7 +30,7 @@ class FileDownloadAdminMixin(admin.ModelAdmin):
             raise http.Http404("no such document")
         return file_response(getattr(obj, field), getattr(obj, self.file_fields[field]))
 
-    def file_link(self, obj: Any, field: str) -> str:
+    def file_link_html(self, obj: Any, field: str) -> str:
         stored = getattr(obj, field)
         if not stored:
             return "-"

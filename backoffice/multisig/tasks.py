@@ -6,10 +6,10 @@ import logging
 
 from celery import Task, shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError
 
 from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
+from backoffice.core.leases import lease_acquire, lease_held, lease_release, lease_renew
 
 from .models import TxState
 from .services import (
@@ -45,42 +45,63 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
     return str(tx.state)
 
 
-FOLLOW_LEASE_SECONDS = 30
+# One follow run never outlives the lease it renewed when it started: the lease is longer than the
+# follow task's hard time limit, so no second chain can take it over while a run is under way.
+FOLLOW_TIME_LIMIT = 75
+FOLLOW_LEASE_SECONDS = FOLLOW_TIME_LIMIT + 15
+
+
+def _follow_lease(transaction_id: int) -> str:
+    return f"multisig-follow:{transaction_id}"
 
 
 def follow_schedule(transaction_id: int, *, countdown: int) -> bool:
     """Start a follow chain unless one holds the lease: sweeps and duplicate broadcasts must not
-    multiply followers (each would replace fees and run the after-execution hooks on its own)."""
-    if not cache.add(f"multisig-follow:{transaction_id}", "1", timeout=FOLLOW_LEASE_SECONDS):
+    multiply followers (each would replace fees and run the after-execution hooks on its own).
+    The chain carries the lease's token in its arguments (retries keep them)."""
+    token = lease_acquire(name=_follow_lease(transaction_id), seconds=FOLLOW_LEASE_SECONDS)
+    if token is None:
         return False
-    multisig_transaction_follow_task.apply_async((transaction_id,), countdown=countdown)
+    try:
+        multisig_transaction_follow_task.apply_async((transaction_id,), {"lease": token}, countdown=countdown)
+    except Exception:
+        lease_release(name=_follow_lease(transaction_id), token=token)  # no chain started: the next sweep starts one
+        raise
     return True
 
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
-             max_retries=8, acks_late=True)
-def multisig_transaction_follow_task(self: Task, transaction_id: int) -> str:
+             max_retries=8, acks_late=True, soft_time_limit=FOLLOW_TIME_LIMIT - 15, time_limit=FOLLOW_TIME_LIMIT)
+def multisig_transaction_follow_task(self: Task, transaction_id: int, lease: str = "") -> str:
+    # Renewed before any work: a chain whose lease expired and was taken over (or a message from
+    # before leases, without a token) stops here, so two chains never follow the same transaction.
+    if not lease_renew(name=_follow_lease(transaction_id), token=lease, seconds=FOLLOW_LEASE_SECONDS):
+        logger.info("multisig-tx=%s follow-stopped reason=lease-held-by-another-chain", transaction_id)
+        return "lease lost"
     client = chain_client()
     tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
     if tx.state in UNSETTLED:
-        # Not final yet: renew the lease and look again shortly (bounded; the sweep catches the rest).
-        cache.set(f"multisig-follow:{transaction_id}", "1", timeout=FOLLOW_LEASE_SECONDS)
+        # Not final yet: look again shortly, under the same lease (bounded; the sweep catches the rest).
         raise self.retry(countdown=2, max_retries=300)
-    cache.delete(f"multisig-follow:{transaction_id}")
+    lease_release(name=_follow_lease(transaction_id), token=lease)
     if tx.state == TxState.EXECUTED:
         multisig_transaction_after_execution(client=client, transaction_id=transaction_id)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
 
 
+# Longer than the sweep's hard time limit, so a running sweep never loses its lock to the next one.
+SWEEP_LEASE_SECONDS = 100
+
+
 @shared_task(acks_late=False, soft_time_limit=60, time_limit=90)
 def multisig_sweep_task() -> int:
     """Periodic: re-queue approved-but-unsent and sent-but-unsettled transactions, so a lost message
     or a restarted worker loses nothing; re-check recent executions for reorgs. Never two at once."""
-    if not cache.add("multisig-sweep-lock", "1", timeout=55):
-        return 0
-    try:
+    with lease_held(name="multisig-sweep", seconds=SWEEP_LEASE_SECONDS) as held:
+        if not held:
+            return 0
         client = chain_client()
         for pk in multisig_transactions_recently_executed(client=client, depth=settings.MULTISIG_REORG_DEPTH):
             multisig_transaction_reorg_check(client=client, transaction_id=pk)
@@ -88,5 +109,3 @@ def multisig_sweep_task() -> int:
         for pk in pending:
             multisig_transaction_broadcast_task.delay(pk)
         return len(pending)
-    finally:
-        cache.delete("multisig-sweep-lock")

@@ -119,7 +119,8 @@ def database_from_env(*, default: str | environ.NoValue = environ.Env.NOTSET) ->
 
 DATABASES = {"default": database_from_env(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Shared by every process (web, worker, beat): periodic tasks take their non-blocking locks here.
+# Shared by every process (web, worker, beat). Not for locks: the file cache's `add` is not atomic, so
+# periodic tasks and follow chains take database leases instead (backoffice.core.leases).
 CACHES = {"default": env.cache_url("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -195,6 +196,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
                          "schedule": float(env.int("RESERVE_SNAPSHOT_SECONDS", default=300))},
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
     "frozen-register-refresh": {"task": "compliance.tasks.register_refresh_task", "schedule": 300.0},
+    "bar-list-import-sweep": {"task": "issuance.tasks.bar_list_import_sweep_task", "schedule": 30.0},
 }
 
 # --- Chain
@@ -222,6 +224,19 @@ MULTISIG_STUCK_SECONDS = env.int("MULTISIG_STUCK_SECONDS", default=120)
 MULTISIG_REORG_DEPTH = env.int("MULTISIG_REORG_DEPTH", default=64)
 # Owners may not sign what they proposed (four-eyes); a setting so a small demo can relax it.
 MULTISIG_FOUR_EYES = env.bool("MULTISIG_FOUR_EYES", default=True)
+
+# Bar-list imports: the worker's hard time limit for one (its soft limit is a minute less).
+BAR_LIST_IMPORT_TIME_LIMIT = env.int("BAR_LIST_IMPORT_TIME_LIMIT", default=660)
+# A running import without progress this long is re-queued by the sweep. Longer than the hard time
+# limit, so the worker that had it is certainly gone (killed, or stopped by the limit) by then.
+BAR_LIST_IMPORT_STALE_SECONDS = env.int("BAR_LIST_IMPORT_STALE_SECONDS", default=BAR_LIST_IMPORT_TIME_LIMIT + 60)
+# A queued import no worker took this long is sent again (a duplicate message is harmless).
+BAR_LIST_IMPORT_QUEUED_SECONDS = env.int("BAR_LIST_IMPORT_QUEUED_SECONDS", default=60)
+# An import that stopped this many workers fails instead of taking another (a list too large, say).
+BAR_LIST_IMPORT_MAX_ATTEMPTS = env.int("BAR_LIST_IMPORT_MAX_ATTEMPTS", default=3)
+if BAR_LIST_IMPORT_STALE_SECONDS <= BAR_LIST_IMPORT_TIME_LIMIT:
+    raise ImproperlyConfigured("BAR_LIST_IMPORT_STALE_SECONDS must exceed BAR_LIST_IMPORT_TIME_LIMIT, or the sweep "
+                               "would re-queue imports that a live worker is still running")
 
 # The public proof of reserve reads the chain at most once per this many seconds.
 RESERVE_PUBLIC_CACHE_SECONDS = env.int("RESERVE_PUBLIC_CACHE_SECONDS", default=10)

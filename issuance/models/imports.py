@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from backoffice.core.files import FileKind, StoredFileField, original_name_field
@@ -43,6 +44,13 @@ class BarListImport(ConcurrentTransitionMixin, models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # What the sweep (bar_list_imports_recover) goes by. `queued_at`: when the job last entered
+    # `queued`. `heartbeat_at`: its last sign of life, a message sent for it while queued, or the
+    # worker's claim and progress while running. `attempts`: how many times a worker claimed it;
+    # only the worker holding the latest claim may save the bars or finish the job.
+    queued_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
@@ -62,8 +70,16 @@ class BarListImport(ConcurrentTransitionMixin, models.Model):
         return 100 if self.state == ImportState.SUCCEEDED else int(100 * self.rows_done / max(self.rows_total, 1))
 
     @transition(field=state, source=ImportState.QUEUED, target=ImportState.RUNNING)
-    def start(self) -> None:
-        """A worker took the job."""
+    def start(self, *, at: datetime) -> None:
+        """A worker took the job: its claim is the next attempt."""
+        self.attempts += 1
+        self.heartbeat_at = at
+
+    @transition(field=state, source=ImportState.RUNNING, target=ImportState.QUEUED)
+    def requeue(self, *, at: datetime) -> None:
+        """The worker stopped (no progress for longer than it may run): back in the queue."""
+        self.queued_at = self.heartbeat_at = at
+        self.rows_done = self.rows_total = 0
 
     @transition(field=state, source=ImportState.RUNNING, target=ImportState.SUCCEEDED)
     def succeed(self, *, bars: int, at: datetime) -> None:

@@ -12,6 +12,7 @@ from .gold import (
     audit_submit,
     bar_list_import_run,
     bar_list_import_start,
+    bar_list_imports_recover,
     deposit_bars_import,
     deposit_create,
     deposit_receive,
@@ -32,7 +33,8 @@ from .proposals import (
 
 __all__ = [
     "InvalidInput", "TransitionRefused", "audit_accept", "audit_counts_import", "audit_dispute", "audit_plan",
-    "audit_start_fieldwork", "audit_submit", "bar_list_import_run", "bar_list_import_start", "deposit_backing_capacity",
+    "audit_start_fieldwork", "audit_submit", "bar_list_import_run", "bar_list_import_start", "bar_list_imports_recover",
+    "deposit_backing_capacity",
     "deposit_bars_import", "deposit_create", "deposit_receive", "deposit_reject", "deposit_release", "deposit_verify",
     "gold_price_record", "proposal_call", "proposal_cancel", "proposal_draft", "proposal_propose",
     "reserve_snapshot_take", "vault_save",

@@ -132,6 +132,9 @@ def test_an_ordinary_bar_list_name_uploads_in_the_admin(client, people, deposit)
     assert response.status_code == 302, response.content.decode()[:2000]
     job = BarListImport.objects.get(deposit=draft)
     assert job.file_name == name and job.file.read().startswith(b"Bar Number")
+    page = client.get(f"/admin/issuance/barlistimport/{job.pk}/change/").content.decode()
+    download = client.get(_download_link(page, "barlistimport", job.pk, "file"))
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"Bar Number")
 
 
 def test_a_name_over_255_characters_is_refused_everywhere_and_nothing_is_stored(client, people, deposit, media):
