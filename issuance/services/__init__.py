@@ -1,4 +1,5 @@
-"""Writes of the issuance app: the gold side (gold.py) and owner proposals (proposals.py)."""
+"""Writes of the issuance app: the gold side (gold.py), bar-list imports (imports.py) and owner proposals
+(proposals.py)."""
 
 from backoffice.journal.services import TransitionRefused
 
@@ -10,9 +11,6 @@ from .gold import (
     audit_plan,
     audit_start_fieldwork,
     audit_submit,
-    bar_list_import_run,
-    bar_list_import_start,
-    bar_list_imports_recover,
     deposit_bars_import,
     deposit_create,
     deposit_receive,
@@ -23,6 +21,7 @@ from .gold import (
     reserve_snapshot_take,
     vault_save,
 )
+from .imports import bar_list_import_run, bar_list_import_start, bar_list_imports_recover
 from .proposals import (
     deposit_backing_capacity,
     proposal_call,
