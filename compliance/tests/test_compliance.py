@@ -36,6 +36,19 @@ def _fresh() -> str:
     return Account.create().address
 
 
+def _blacklisted_holder(amount: int) -> tuple[str, Case]:
+    """A fresh address holding `amount` base units, blacklisted on chain by the five officers."""
+    holder = _fresh()
+    issue_on_chain(amount=amount, recipient=holder)
+    case = case_for(holder)
+    blacklist = services.compliance_proposal_create(client=chain_client(), case_id=case.pk, action="blacklist",
+                                                    actor=officer(1))
+    for n in (1, 2, 3, 4, 5):
+        officer_sign(blacklist.transaction, n)
+    execute_here(blacklist.transaction)
+    return holder, case
+
+
 def _nothing_changed_since(counts):
     return (Case.objects.count(), ComplianceProposal.objects.count(), MultisigTransaction.objects.count(),
             JournalEntry.objects.count()) == counts
@@ -163,14 +176,7 @@ def test_blacklist_of_a_blacklisted_and_unblacklist_of_a_free_address_are_refuse
 
 def test_destroy_funds_is_confirmed_by_the_balance_typed_exactly_as_the_case_page_shows_it(chain, gold_backing):
     client, token = chain_client(), deployment_get().token
-    holder = _fresh()
-    issue_on_chain(amount=250_000_123_456, recipient=holder)
-    case = case_for(holder)
-    blacklist = services.compliance_proposal_create(client=client, case_id=case.pk, action="blacklist",
-                                                    actor=officer(1))
-    for n in (1, 2, 3, 4, 5):
-        officer_sign(blacklist.transaction, n)
-    execute_here(blacklist.transaction)
+    holder, case = _blacklisted_holder(250_000_123_456)
     shown = tokens_format(client.token_balance(token, holder))
     assert shown == "250,000.123456"  # what the case page and the propose page display
 
@@ -287,14 +293,7 @@ def test_destroy_funds_is_refused_before_sending_when_the_balance_changed_and_th
     """More tokens reach the blacklisted address after the officers confirmed its balance: the guard
     refuses to burn what they did not see, and a rejection is proposed so their signatures die."""
     client, token = chain_client(), deployment_get().token
-    holder = _fresh()
-    issue_on_chain(amount=2_000_000, recipient=holder)
-    case = case_for(holder)
-    blacklist = services.compliance_proposal_create(client=client, case_id=case.pk, action="blacklist",
-                                                    actor=officer(1))
-    for n in (1, 2, 3, 4, 5):
-        officer_sign(blacklist.transaction, n)
-    execute_here(blacklist.transaction)
+    holder, case = _blacklisted_holder(2_000_000)
     destroy = services.compliance_proposal_create(client=client, case_id=case.pk, action="destroy_funds",
                                                   actor=officer(1), confirm_amount="2")
     for n in (1, 2, 3, 4, 5):
