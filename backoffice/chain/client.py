@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,8 +21,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.logs import DISCARD
+from web3.types import FilterParams
 
 from .safetx import SafeTx
 
@@ -93,8 +95,27 @@ class ChainClient:
         return int(self._call(lambda: self.w3.eth.block_number))
 
     def block_hash(self, number: int) -> str:
-        block = self._call(self.w3.eth.get_block, number)
+        """The hash of block `number` on the node's current chain; ChainError when it has no such block."""
+        try:
+            block = self._call(self.w3.eth.get_block, number)
+        except BlockNotFound as exc:
+            raise ChainError(f"the node has no block {number}") from exc
         return "0x" + bytes(block["hash"]).hex()
+
+    def logs_get(self, *, addresses: Sequence[str], from_block: int, to_block: int) -> list[dict[str, Any]]:
+        """Every log the given contracts emitted in blocks `from_block`..`to_block` (both included),
+        as the node returns them (topics and data as bytes), in chain order. A node that refuses the
+        range (too many results, say) raises ChainError: the caller asks for fewer blocks."""
+        params: FilterParams = {
+            "address": [to_checksum_address(a) for a in addresses],
+            "fromBlock": from_block,
+            "toBlock": to_block,
+        }
+        try:
+            logs = self._call(self.w3.eth.get_logs, params)
+        except Web3RPCError as exc:
+            raise ChainError(f"the node refused the logs of blocks {from_block}-{to_block}: {exc}") from exc
+        return [dict(log) for log in logs]
 
     def code_exists(self, address: str) -> bool:
         return len(self._call(self.w3.eth.get_code, to_checksum_address(address))) > 0

@@ -197,6 +197,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
     "frozen-register-refresh": {"task": "compliance.tasks.register_refresh_task", "schedule": 300.0},
     "bar-list-import-sweep": {"task": "issuance.tasks.bar_list_import_sweep_task", "schedule": 30.0},
+    "chain-index": {"task": "backoffice.chain.tasks.chain_index_task",
+                    "schedule": float(env.int("CHAIN_INDEX_SECONDS", default=5))},
 }
 
 # --- Chain
@@ -205,6 +207,11 @@ CHAIN_ID = env.int("CHAIN_ID", default=31337)
 # A block is trusted once this many blocks (itself included) sit on top of the chain head.
 CHAIN_CONFIRMATIONS = env.int("CHAIN_CONFIRMATIONS", default=1)
 CHAIN_RPC_TIMEOUT = env.int("CHAIN_RPC_TIMEOUT", default=10)
+# The chain watcher: at most this many blocks per batch (one get_logs call, one DB transaction) ...
+CHAIN_INDEX_BATCH_BLOCKS = env.int("CHAIN_INDEX_BATCH_BLOCKS", default=2000)
+# ... and the hashes of indexed blocks are kept this many blocks below its cursor, to find where a
+# reorganised chain forks (a deeper reorg indexes everything again from the deployment block).
+CHAIN_REORG_WINDOW = env.int("CHAIN_REORG_WINDOW", default=128)
 RELAYER_PRIVATE_KEY_FILE = env.str("RELAYER_PRIVATE_KEY_FILE", default=str(VAR_DIR / "relayer.key"))
 # Whether `deploy_chain` and the development wallet may be used: only against a local test node.
 CHAIN_IS_LOCAL = env.bool("CHAIN_IS_LOCAL", default=True)
