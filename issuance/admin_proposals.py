@@ -31,7 +31,7 @@ PROPOSE_PERMISSION = "issuance.propose_ownerproposal"
 # A proposed transaction can still be withdrawn while it has not been handed to the relayer.
 WITHDRAWABLE = (TxState.AWAITING_SIGNATURES, TxState.APPROVED)
 # The service prefixes its messages with the input they are about; shown beside that field.
-_MESSAGE_FIELDS = {"amount": "amount", "recipient": "recipient", "deposits": "deposits",
+_MESSAGE_FIELDS = {"kind": "kind", "amount": "amount", "recipient": "recipient", "deposits": "deposits",
                    "fee": "fee_basis_points", "redemption reference": "redemption_reference"}
 
 

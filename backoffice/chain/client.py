@@ -154,6 +154,16 @@ class ChainClient:
         fn = self.contract("USDKG", token).functions.isBlackListed(to_checksum_address(holder))
         return bool(self._call(fn.call, block_identifier=block))
 
+    def token_paused(self, token: str, *, block: int | str = "latest") -> bool:
+        """Whether transfers are paused; a pause while paused (or an unpause while not) reverts."""
+        fn = self.contract("USDKG", token).functions.paused()
+        return bool(self._call(fn.call, block_identifier=block))
+
+    def token_fee_basis_points(self, token: str, *, block: int | str = "latest") -> int:
+        """The transfer fee in basis points (`basisPointsRate`)."""
+        fn = self.contract("USDKG", token).functions.basisPointsRate()
+        return int(self._call(fn.call, block_identifier=block))
+
     def token_call_decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """(function name, arguments) of token calldata; ("", {}) for anything that is not a token call."""
         contract = self.w3.eth.contract(abi=artifact("USDKG")["abi"])

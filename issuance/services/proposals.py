@@ -70,6 +70,25 @@ def _headroom_check(client: ChainClient, amount: int, *, exclude_proposal_id: in
         raise InvalidInput(refusal)
 
 
+def _token_state_check(client: ChainClient, kind: str, fee_basis_points: int | None) -> None:
+    """Refuse a pause, unpause or fee change that would change nothing: the token reverts on a repeated
+    pause or unpause, so the owners would approve a transaction that then fails; an unchanged fee would
+    spend their signatures and a nonce for nothing. Read from the chain, never from our own records."""
+    if kind not in (ProposalKind.PAUSE, ProposalKind.UNPAUSE, ProposalKind.SET_FEE):
+        return
+    token = deployment_get().token
+    if kind == ProposalKind.SET_FEE:
+        current = client.token_fee_basis_points(token)
+        if current == fee_basis_points:
+            raise InvalidInput(f"fee: the fee is already {current} basis points; nothing would change")
+        return
+    paused = client.token_paused(token)
+    if kind == ProposalKind.PAUSE and paused:
+        raise InvalidInput("kind: the token is already paused; there is nothing to pause")
+    if kind == ProposalKind.UNPAUSE and not paused:
+        raise InvalidInput("kind: the token is not paused; there is nothing to unpause")
+
+
 def proposal_draft(
     *, client: ChainClient, kind: str, actor: User, amount: object = None, recipient: str = "",
     deposit_ids: Sequence[int] = (), memo: str = "", fee_basis_points: object = None,
@@ -80,7 +99,8 @@ def proposal_draft(
     issue: amount in tokens (at most 6 decimals, above zero, within uint256), a checksummed
     non-zero recipient, audited deposits whose gold backs the amount, and the amount within the
     reserve headroom. redeem: amount and the redemption it settles, within the issuance multisig's
-    token balance. set_fee: 0 to 20 basis points. Refused input saves nothing.
+    token balance. set_fee: 0 to 20 basis points, other than the token's current fee. pause / unpause:
+    only while the token is not paused / is paused. Refused input saves nothing.
     """
     if not actor.has_perm("issuance.propose_ownerproposal"):
         raise TransitionRefused("your role may not draft owner proposals")
@@ -121,6 +141,7 @@ def proposal_draft(
             if not 0 <= bps <= MAX_FEE_BASIS_POINTS:
                 raise ValueError(f"fee: between 0 and {MAX_FEE_BASIS_POINTS} basis points")
             fields["fee_basis_points"] = bps
+        _token_state_check(client, kind, fields.get("fee_basis_points"))
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     with transaction.atomic():
@@ -150,7 +171,8 @@ def proposal_call(proposal: OwnerProposal, client: ChainClient) -> tuple[bytes, 
 
 def proposal_propose(*, client: ChainClient, proposal_id: int, actor: User) -> OwnerProposal:
     """Hand a draft to the issuance multisig: the nonce is assigned and the SafeTx and its hash frozen.
-    An issue is checked against the headroom and its deposits again first."""
+    An issue is checked against the headroom and its deposits again first, a pause, unpause or fee
+    change against the token's current state."""
     if not actor.has_perm("issuance.propose_ownerproposal"):
         raise TransitionRefused("your role may not propose")
     proposal = OwnerProposal.objects.get(pk=proposal_id)
@@ -162,6 +184,8 @@ def proposal_propose(*, client: ChainClient, proposal_id: int, actor: User) -> O
         for deposit, share in backing:
             if share > deposit_backing_capacity(deposit, exclude_proposal_id=proposal.pk):
                 raise InvalidInput(f"deposit {deposit.reference} no longer backs {tokens_format(share)} tokens")
+    # The chain may have moved since the draft (another proposal paused the token or set this fee).
+    _token_state_check(client, proposal.kind, proposal.fee_basis_points)
     data, decoded = proposal_call(proposal, client)
     decoded["proposal"] = proposal.pk
     decoded["backing"] = {b.deposit.reference: tokens_format(int(b.amount))
