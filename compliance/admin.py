@@ -116,7 +116,8 @@ class CaseAdmin(ServiceFSMAdmin):
     refusals = REFUSALS
     fsm_forms = {"close": ReasonForm}
     transition_services = {
-        "close": lambda r, o, d: services.case_close(case_id=o.pk, reason=d["reason"], actor=actor(r)),
+        "close": lambda r, o, d: services.case_close(client=chain_client(), case_id=o.pk, reason=d["reason"],
+                                                 actor=actor(r)),
     }
     add_form, add_permission = CaseOpenForm, ACT
     change_fields = ["address", "category", "reference", "description", "state", "opened_by", "opened_at",
@@ -126,7 +127,9 @@ class CaseAdmin(ServiceFSMAdmin):
         return {"close": "case closed"}.get(name, name)
 
     def get_help_text(self, transition: Any) -> str:
-        return {"close": "Close the case, with a reason kept in the journal."}.get(transition.name, "")
+        return {"close": "Close the case, with a reason kept in the journal. Its open proposals are withdrawn "
+                         "(a signed one gets a rejection for the officers to sign); refused while one is "
+                         "being sent."}.get(transition.name, "")
 
     def add_view(self, request: http.HttpRequest, form_url: str = "",
                  extra_context: dict[str, Any] | None = None) -> http.HttpResponse:

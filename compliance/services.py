@@ -21,8 +21,8 @@ from backoffice.core.amounts import amount_parse, tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import file_store, upload_require
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
-from backoffice.multisig.services import multisig_transaction_propose
+from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction, TxState
+from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
 from .models import (
     Case,
@@ -93,12 +93,46 @@ def case_evidence_add(*, case_id: int, upload: File, description: str, actor: Us
     return evidence
 
 
-def case_close(*, case_id: int, reason: str, actor: User) -> Case:
+# Sent to the node, or about to be: it may be mined whatever our rows say.
+SENDING_STATES = (TxState.BROADCASTING, TxState.SUBMITTED)
+
+
+def case_close(*, client: ChainClient, case_id: int, reason: str, actor: User) -> Case:
+    """Officer: close the case and, in the same database transaction, withdraw its pending proposals.
+
+    Each pending proposal's multisig transaction is cancelled by the kernel with the close reason;
+    where it carries signatures, was approved, or later nonces wait on it, the kernel proposes a
+    rejection at its nonce, so nothing of a closed case can still execute and the queue moves on.
+    Refuses (nothing changed): no reason, a closed case, an actor who may not close, and a case with
+    a proposal being sent or sent (broadcasting, submitted): it may already be mined, and no row
+    change here can stop it, so the case stays open until the follower settles it. Makes no chain
+    call: `client` only names the chain whose proposers' lock the kernel takes.
+    """
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("a reason is required")
-    return transition_apply(model=Case, pk=case_id, transition="close", actor=actor, reason=reason,
-                            params={"reason": reason})
+    with transaction.atomic():
+        # The case first, as compliance_proposal_create does: no proposal can be added meanwhile.
+        Case.objects.select_for_update().get(pk=case_id)
+        pending = list(ComplianceProposal.objects.select_related("transaction")
+                       .filter(case_id=case_id, transaction__state__in=PENDING_STATES).order_by("pk"))
+        sending = [p for p in pending if p.transaction.state in SENDING_STATES]
+        if sending:
+            raise TransitionRefused(
+                "the case cannot be closed while a proposal of it is being sent: "
+                + ", ".join(f"{p.action} (transaction #{p.transaction.nonce}, {p.transaction.state})" for p in sending)
+                + "; it may already be on chain. Close the case once it is executed or failed.")
+        case = transition_apply(model=Case, pk=case_id, transition="close", actor=actor, reason=reason,
+                                params={"reason": reason})
+        for proposal in pending:
+            rejection = multisig_transaction_cancel(client=client, transaction_id=proposal.transaction.pk,
+                                                    reason=f"case {case_id} closed: {reason}", actor=actor)
+            journal_record(action="compliance.proposal.withdrawn", actor=actor, obj=proposal, reason=reason,
+                           state_after=TxState.CANCELLED,
+                           data={"case": case_id, "action": proposal.action, "address": proposal.address,
+                                 "nonce": proposal.transaction.nonce,
+                                 "rejection": rejection.safe_tx_hash if rejection else None})
+    return case
 
 
 def compliance_proposal_create(
@@ -141,6 +175,9 @@ def compliance_proposal_create(
     if confirmed is not None:
         decoded |= {"balance": str(balance), "tokens": tokens_format(balance)}
     with transaction.atomic():
+        # Locked before anything else, as case_close does: a case closing meanwhile gets no new proposal.
+        if Case.objects.select_for_update().get(pk=case.pk).state != "open":
+            raise InvalidInput("the case is closed")
         FrozenAddress.objects.get_or_create(address=address, defaults={"case": case})
         FrozenAddress.objects.select_for_update().get(address=address)  # one proposer per address at a time
         if ComplianceProposal.objects.filter(address=address, action=action,

@@ -346,9 +346,11 @@ def multisig_transaction_cancel(
 ) -> MultisigTransaction | None:
     """Withdraw a transaction before it is sent. Returns the rejection transaction, if one is needed.
 
-    A transaction that may already carry enough valid signatures (approved), or whose nonce later
-    transactions depend on, is replaced by a rejection: an empty call at the same nonce for the
-    owners to sign, so the old signatures can never be used and the queue never jams.
+    A transaction that carries any valid signature (approved, or partly signed: the other owners
+    could complete it outside the product, and anyone holding the signatures could send it), or
+    whose nonce later transactions depend on, is replaced by a rejection: an empty call at the same
+    nonce for the owners to sign, so the old signatures can never be used and the queue never jams.
+    Refuses (TransitionRefused, nothing changed) a transaction already being sent or settled.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -359,7 +361,7 @@ def multisig_transaction_cancel(
         tx = MultisigTransaction.objects.select_for_update().get(pk=transaction_id)
         later = MultisigTransaction.objects.filter(safe_address=tx.safe_address, nonce__gt=tx.nonce,
                                                    state__in=LIVE_STATES).exists()
-        needs_rejection = tx.state == TxState.APPROVED or later
+        needs_rejection = tx.state == TxState.APPROVED or later or tx.confirmations.exists()
         transition_apply(model=MultisigTransaction, pk=tx.pk, transition="cancel", actor=actor,
                          check_permission=False, reason=reason, params={"reason": reason})
         if not needs_rejection:

@@ -113,12 +113,16 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewS
         return self.presented(case.pk, status.HTTP_201_CREATED)
 
     @extend_schema(summary="Close the case, with a reason (officer)", request=ReasonSerializer,
+                   description="Withdraws the case's open proposals in the same step: each multisig transaction "
+                               "is cancelled, and one that carries signatures, was approved or that later "
+                               "nonces wait on gets a rejection at its nonce for the officers to sign. Refused "
+                               "(409, nothing changed) while a proposal of the case is being sent.",
                    responses={200: s.CaseSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
     def close(self, request: Request, pk: str | None = None) -> Response:
         case = self.get_object()
         reason = self.parsed(ReasonSerializer, request)["reason"]
-        services.case_close(case_id=case.pk, reason=reason, actor=_actor(request))
+        services.case_close(client=chain_client(), case_id=case.pk, reason=reason, actor=_actor(request))
         return self.presented(case.pk)
 
 

@@ -153,13 +153,14 @@ def _officer_only() -> dict[str, Call]:
         "evidence": lambda c, w: c.post(f"/api/compliance/cases/{w['case'].pk}/evidence/", {
             "file": SimpleUploadedFile("order.pdf", b"%PDF court order"), "description": "the order"},
             format="multipart"),
-        "close": lambda c, w: c.post(f"/api/compliance/cases/{w['case'].pk}/close/", {"reason": "done"},
-                                     format="json"),
         "propose": lambda c, w: c.post("/api/compliance/proposals/", {"case": w["bare"].pk, "action": "blacklist"},
                                        format="json"),
         "sign": lambda c, w: c.post(f"/api/compliance/proposals/{w['proposal'].pk}/signatures/",
                                     {"signature": w["signature"]}, format="json"),
         "refresh": lambda c, w: c.post("/api/compliance/register/refresh/"),
+        # Last: closing withdraws the case's proposal, which then takes no signature.
+        "close": lambda c, w: c.post(f"/api/compliance/cases/{w['case'].pk}/close/", {"reason": "done"},
+                                     format="json"),
     }
 
 
