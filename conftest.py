@@ -42,16 +42,31 @@ class AnvilNode:
     chain_id: int
 
 
-@pytest.fixture(scope="session")
-def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
-    """A real anvil node on a free loopback port for the whole session (20 unlocked test accounts)."""
+def process_stop(process: subprocess.Popen[bytes], *, timeout: float = 10, group: bool = False) -> None:
+    """Terminate a test's helper process, and kill it (its whole group if `group`) if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait()
+
+
+@contextmanager
+def anvil_process(log_dir: Path, *, chain_id: int = ANVIL_CHAIN_ID) -> Iterator[AnvilNode]:
+    """A real anvil node on a free loopback port (20 unlocked test accounts) until the block ends."""
     if not ANVIL_BIN.exists():
         pytest.fail(f"anvil is missing at {ANVIL_BIN}: run `make test` (it runs `npm ci`)")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("anvil") / "anvil.log").open("w")
+    log = (log_dir / "anvil.log").open("w")
     process = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments
-        [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(ANVIL_CHAIN_ID),
+        [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
          "--accounts", "20"],
         stdout=log, stderr=subprocess.STDOUT,
     )
@@ -61,14 +76,17 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"anvil did not start on {url} (exit code {process.poll()})")
             time.sleep(0.05)
-        yield AnvilNode(url=url, chain_id=ANVIL_CHAIN_ID)
+        yield AnvilNode(url=url, chain_id=chain_id)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process_stop(process)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
+    """The session's anvil node, shared by every test (chain state is shared, database state is not)."""
+    with anvil_process(tmp_path_factory.mktemp("anvil")) as node:
+        yield node
 
 
 # --- Django-side fixtures -------------------------------------------------------------------
@@ -172,13 +190,7 @@ def celery_worker_process(
                 pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()[-3000:]}")
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        process_stop(process, timeout=20, group=True)
         log.close()
 
 

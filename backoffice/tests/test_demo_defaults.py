@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, AnvilNode, _free_port
+from conftest import ROOT, AnvilNode, _free_port, process_stop
 
 pytestmark = pytest.mark.integration
 
@@ -90,12 +90,7 @@ def demo_server(var_dir: Path, anvil: AnvilNode) -> Iterator[DemoServer]:
                 time.sleep(0.1)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
         log.close()
 
 

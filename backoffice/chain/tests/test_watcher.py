@@ -9,7 +9,6 @@ Settings point the one chain client at that node for each test (chain_client() i
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from backoffice.chain.tasks import chain_index_task
 from backoffice.chain.watcher import IndexProgress, chain_index_step, watched_contracts
 from backoffice.core.leases import lease_held
 from backoffice.journal.models import JournalEntry
-from conftest import ANVIL_BIN, _free_port, _rpc_answers
+from conftest import anvil_process
 
 pytestmark = pytest.mark.integration
 
@@ -45,24 +44,8 @@ ISSUER, OFFICER, ALICE, BOB = 13, 14, 15, 16
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A private anvil for this module, so snapshots and reverts touch no other test's chain."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path_factory.mktemp("anvil-watcher") / "anvil.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments
-        [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID), "--accounts", "20"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _rpc_answers(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"anvil did not start on {url}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
+    with anvil_process(tmp_path_factory.mktemp("anvil-watcher"), chain_id=CHAIN_ID) as private:
+        yield private.url
 
 
 @dataclass
