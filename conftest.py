@@ -101,7 +101,14 @@ TEST_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
 class ChainFixture:
     node: AnvilNode
     relayer_key_file: Path
-    deployment_values: dict[str, object]
+    # Per multisig kind: the deployment row's values and its multisig rows' values. Both kinds are
+    # deployed once on the session's anvil (two tokens); a test's database holds the one it asked for.
+    deployments: dict[str, tuple[dict[str, object], list[dict[str, object]]]]
+    kind: str = "safe"
+
+    @property
+    def deployment_values(self) -> dict[str, object]:
+        return self.deployments[self.kind][0]
 
 
 @pytest.fixture(scope="session")
@@ -127,26 +134,41 @@ def chain_session(
     try:
         with django_db_blocker.unblock():  # type: ignore[attr-defined]
             demo_seed(password=TEST_PASSWORD)
-            call_command("deploy_chain", stdout=open(os.devnull, "w"))  # noqa: SIM115
-            deployment = Deployment.objects.get(chain_id=anvil.chain_id)
-            values = model_to_dict(deployment, exclude=["id"])
-        yield ChainFixture(node=anvil, relayer_key_file=key_file, deployment_values=values)
+            deployments = {}
+            for kind in ("safe", "usdkg"):
+                call_command("deploy_chain", "--multisig-kind", kind, stdout=open(os.devnull, "w"))  # noqa: SIM115
+                deployment = Deployment.objects.get(chain_id=anvil.chain_id)
+                multisigs = [model_to_dict(m, exclude=["id", "deployment"]) for m in deployment.multisigs.all()]
+                deployments[kind] = (model_to_dict(deployment, exclude=["id"]), multisigs)
+                deployment.delete()  # each test's database holds the kind it asks for
+        yield ChainFixture(node=anvil, relayer_key_file=key_file, deployments=deployments)
     finally:
         override.disable()
 
 
 @pytest.fixture
-def chain(chain_session: ChainFixture, db: None) -> ChainFixture:
+def chain(chain_session: ChainFixture, db: None, request: pytest.FixtureRequest) -> ChainFixture:
     """The deployed chain plus its database rows (users, signers, deployment) for this test.
 
-    Transactional tests empty the tables after themselves; this puts the rows back, idempotently.
+    The multisig kind is Safe unless the test asks for another one: parametrise indirectly, e.g.
+    `@pytest.mark.parametrize("chain", ["safe", "usdkg"], indirect=True)`. Transactional tests empty
+    the tables after themselves; this puts the rows back, idempotently.
     """
-    from backoffice.accounts.services import demo_seed
-    from backoffice.chain.models import Deployment
+    import dataclasses
 
+    from backoffice.accounts.services import demo_seed
+    from backoffice.chain.models import Deployment, Multisig
+
+    kind = getattr(request, "param", "safe")
+    fixture = dataclasses.replace(chain_session, kind=kind)
+    values, multisigs = chain_session.deployments[kind]
     demo_seed(password=TEST_PASSWORD)
-    Deployment.objects.get_or_create(chain_id=chain_session.node.chain_id, defaults=chain_session.deployment_values)
-    return chain_session
+    Deployment.objects.filter(chain_id=chain_session.node.chain_id).exclude(token=values["token"]).delete()
+    deployment, created = Deployment.objects.get_or_create(chain_id=chain_session.node.chain_id, defaults=values)
+    if created or not deployment.multisigs.exists():
+        for row in multisigs:
+            Multisig.objects.create(deployment=deployment, **row)
+    return fixture
 
 
 @contextmanager

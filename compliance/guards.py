@@ -5,7 +5,7 @@ from __future__ import annotations
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
-from backoffice.multisig.models import Multisig, MultisigTransaction
+from backoffice.multisig.models import MultisigRole, MultisigTransaction
 from backoffice.multisig.services import GuardRefused
 
 from .models import ComplianceProposal
@@ -14,7 +14,7 @@ from .models import ComplianceProposal
 def destroy_guard(*, transaction: MultisigTransaction, client: ChainClient) -> None:
     """Destroy funds burns the balance at execution: it must still be the balance the officers saw and
     confirmed. A blacklisted address can still receive, so more may have arrived since."""
-    if transaction.multisig != Multisig.COMPLIANCE or transaction.decoded.get("function") != "destroyBlackFunds":
+    if transaction.multisig != MultisigRole.COMPLIANCE or transaction.decoded.get("function") != "destroyBlackFunds":
         return
     proposal = ComplianceProposal.objects.filter(transaction=transaction).first()
     if proposal is None or proposal.balance_confirmed is None:

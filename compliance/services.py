@@ -21,7 +21,7 @@ from backoffice.core.amounts import amount_parse, tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import file_store, upload_require
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import PENDING_STATES, MultisigRole, MultisigTransaction, TxState
 from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
 from .models import (
@@ -183,7 +183,7 @@ def compliance_proposal_create(
         if ComplianceProposal.objects.filter(address=address, action=action,
                                              transaction__state__in=PENDING_STATES).exists():
             raise InvalidInput(f"an open {action} proposal for {address} already exists")
-        tx = multisig_transaction_propose(client=client, multisig=Multisig.COMPLIANCE, to=token,
+        tx = multisig_transaction_propose(client=client, multisig=MultisigRole.COMPLIANCE, to=token,
                                           data=client.token_calldata(function, address), decoded=decoded, actor=actor)
         proposal = ComplianceProposal.objects.create(case=case, action=action, address=address, transaction=tx,
                                                      balance_confirmed=confirmed, created_by=actor)

@@ -11,7 +11,7 @@ from django.db.models import Q, QuerySet, Sum
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
-from backoffice.multisig.models import PENDING_STATES, Multisig, MultisigTransaction
+from backoffice.multisig.models import PENDING_STATES, MultisigRole, MultisigTransaction
 
 from .models import Audit, AuditState, Bar, GoldPrice
 from .models.deposits import IN_CUSTODY
@@ -48,7 +48,7 @@ def pending_issue_total(*, exclude_transaction_id: int | None = None, exclude_pr
 
     total = 0
     for decoded in MultisigTransaction.objects.filter(
-        multisig=Multisig.ISSUANCE, state__in=PENDING_STATES, decoded__function="issue"
+        multisig=MultisigRole.ISSUANCE, state__in=PENDING_STATES, decoded__function="issue"
     ).exclude(pk=exclude_transaction_id).values_list("decoded", flat=True):
         total += int(decoded["amount"])
     drafts = OwnerProposal.objects.filter(kind=ProposalKind.ISSUE, state=ProposalState.DRAFT)

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from backoffice.chain.devkeys import OFFICER_INDEXES, OWNER_INDEXES, dev_account
 from backoffice.journal.services import journal_record
-from backoffice.multisig.models import Multisig, Signer
+from backoffice.multisig.models import MultisigRole, Signer
 from backoffice.multisig.services import signer_bind
 
 from .roles import Role, roles_sync
@@ -26,8 +26,8 @@ class DemoUser:
 
 
 DEMO_USERS = [
-    *(DemoUser(f"owner{n}", Role.OWNER, Multisig.ISSUANCE, i) for n, i in enumerate(OWNER_INDEXES, 1)),
-    *(DemoUser(f"officer{n}", Role.COMPLIANCE_OFFICER, Multisig.COMPLIANCE, i)
+    *(DemoUser(f"owner{n}", Role.OWNER, MultisigRole.ISSUANCE, i) for n, i in enumerate(OWNER_INDEXES, 1)),
+    *(DemoUser(f"officer{n}", Role.COMPLIANCE_OFFICER, MultisigRole.COMPLIANCE, i)
       for n, i in enumerate(OFFICER_INDEXES, 1)),
     DemoUser("operator", Role.OPERATOR),
     DemoUser("custodian", Role.CUSTODIAN),

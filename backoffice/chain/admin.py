@@ -2,12 +2,18 @@ from django.contrib import admin
 
 from backoffice.multisig.admin import ReadOnlyAdmin
 
-from .models import ChainEvent, Deployment, IndexCursor
+from .models import ChainEvent, Deployment, IndexCursor, Multisig
 
 
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdmin):
-    list_display = ("chain_id", "token", "issuance_multisig", "compliance_multisig", "block_number", "deployed_at")
+    list_display = ("chain_id", "token", "block_number", "deployed_at")
+
+
+@admin.register(Multisig)
+class MultisigAdmin(ReadOnlyAdmin):
+    list_display = ("role", "address", "kind", "threshold", "execution", "chain_id", "recorded_at")
+    list_filter = ("kind", "role", "chain_id")
 
 
 @admin.register(IndexCursor)

@@ -117,8 +117,12 @@ class ChainClient:
             raise ChainError(f"the node refused the logs of blocks {from_block}-{to_block}: {exc}") from exc
         return [dict(log) for log in logs]
 
-    def code_exists(self, address: str) -> bool:
-        return len(self._call(self.w3.eth.get_code, to_checksum_address(address))) > 0
+    def code_exists(self, address: str, *, block: int | str = "latest") -> bool:
+        try:
+            code = self._call(self.w3.eth.get_code, to_checksum_address(address), block)
+        except Web3RPCError as exc:
+            raise ChainError(f"the node cannot tell the code at {address} in block {block}: {exc}") from exc
+        return len(code) > 0
 
     def contract(self, name: str, address: str) -> Contract:
         return self.w3.eth.contract(address=to_checksum_address(address), abi=artifact(name)["abi"])
@@ -141,6 +145,73 @@ class ChainClient:
             tx.gas_token, tx.refund_receiver, tx.nonce,
         )
         return bytes(self._call(fn.call))
+
+    def multisig_kind_probe(self, address: str) -> str:
+        """"safe" or "usdkg" by the contract's interface, "" when it is neither. A Safe answers
+        `VERSION()`; the USDKG multisig answers `approvedHashes(address,bytes32)` and has no
+        `VERSION()` (its `execTransaction` takes no signatures)."""
+        address = to_checksum_address(address)
+        if not self.code_exists(address):
+            return ""
+        try:
+            version = str(self._call(self.contract("SafeL2", address).functions.VERSION().call))
+        except (ContractLogicError, Web3RPCError, ValueError):
+            version = ""
+        if version:
+            return "safe"
+        try:
+            self._call(self.contract("USDKGMultisig", address).functions.approvedHashes(address, b"\0" * 32).call)
+            self._call(self.contract("USDKGMultisig", address).functions.getThreshold().call)
+        except (ContractLogicError, Web3RPCError, ValueError):
+            return ""
+        return "usdkg"
+
+    def token_multisigs(self, token: str) -> tuple[str, str]:
+        """(owner(), compliance()) of the token: its issuance and compliance multisigs."""
+        contract = self.contract("USDKG", token)
+        try:
+            owner = self._call(contract.functions.owner().call)
+            compliance = self._call(contract.functions.compliance().call)
+        except (ContractLogicError, Web3RPCError, ValueError) as exc:
+            raise ChainError(f"{token} does not answer owner() and compliance(): not the USDKG token") from exc
+        return to_checksum_address(owner), to_checksum_address(compliance)
+
+    def usdkg_approved(self, multisig: str, owner: str, safe_tx_hash: str) -> bool:
+        """Whether `owner` has approved `safe_tx_hash` on a USDKG multisig (approvals never expire)."""
+        fn = self.contract("USDKGMultisig", multisig).functions.approvedHashes(
+            to_checksum_address(owner), bytes.fromhex(safe_tx_hash.removeprefix("0x")))
+        return int(self._call(fn.call)) == 1
+
+    def usdkg_approve_data(self, *, multisig: str, tx: SafeTx, safe_tx_hash: str) -> bytes:
+        """Calldata of the USDKG multisig's approveHash(<the whole call>, hash)."""
+        return self._usdkg_encode(multisig, "approveHash", tx, bytes.fromhex(safe_tx_hash.removeprefix("0x")))
+
+    def usdkg_exec_data(self, *, multisig: str, tx: SafeTx) -> bytes:
+        """Calldata of the USDKG multisig's execTransaction (no signatures: the approvals are on chain)."""
+        return self._usdkg_encode(multisig, "execTransaction", tx)
+
+    def _usdkg_encode(self, multisig: str, function: str, tx: SafeTx, *extra: Any) -> bytes:
+        encoded = self.contract("USDKGMultisig", multisig).encode_abi(function, args=[
+            tx.to, tx.value, tx.data, tx.operation, tx.safe_tx_gas, tx.base_gas, tx.gas_price, tx.gas_token,
+            tx.refund_receiver, *extra])
+        return bytes.fromhex(encoded[2:])
+
+    def usdkg_call_decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """(function name, arguments) of calldata to a USDKG multisig; ("", {}) for anything else."""
+        return self.call_decode("USDKGMultisig", data)
+
+    def call_decode(self, contract_name: str, data: bytes) -> tuple[str, dict[str, Any]]:
+        """(function name, arguments) of calldata to a contract of `contract_name`; ("", {}) if it is none."""
+        contract = self.w3.eth.contract(abi=artifact(contract_name)["abi"])
+        try:
+            function, arguments = contract.decode_function_input(data)
+        except ValueError:
+            return "", {}
+        return str(function.fn_name), dict(arguments)
+
+    def balance(self, address: str) -> int:
+        """ETH balance in wei."""
+        return int(self._call(self.w3.eth.get_balance, to_checksum_address(address)))
 
     def token_total_supply(self, token: str, *, block: int | str = "latest") -> int:
         fn = self.contract("USDKG", token).functions.totalSupply()
@@ -166,12 +237,7 @@ class ChainClient:
 
     def token_call_decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """(function name, arguments) of token calldata; ("", {}) for anything that is not a token call."""
-        contract = self.w3.eth.contract(abi=artifact("USDKG")["abi"])
-        try:
-            function, arguments = contract.decode_function_input(data)
-        except ValueError:
-            return "", {}
-        return str(function.fn_name), dict(arguments)
+        return self.call_decode("USDKG", data)
 
     def token_calldata(self, function: str, *args: Any) -> bytes:
         """ABI-encoded call of a token function, e.g. token_calldata("issue", recipient, amount)."""

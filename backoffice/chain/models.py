@@ -8,11 +8,10 @@ class Deployment(models.Model):
 
     chain_id = models.PositiveBigIntegerField(unique=True)
     token = models.CharField(max_length=42)
-    issuance_multisig = models.CharField(max_length=42)
-    compliance_multisig = models.CharField(max_length=42)
-    safe_singleton = models.CharField(max_length=42)
-    safe_proxy_factory = models.CharField(max_length=42)
-    safe_fallback_handler = models.CharField(max_length=42)
+    # Only when this product deployed Safe multisigs itself (blank when it attached to existing ones).
+    safe_singleton = models.CharField(max_length=42, blank=True)
+    safe_proxy_factory = models.CharField(max_length=42, blank=True)
+    safe_fallback_handler = models.CharField(max_length=42, blank=True)
     # First block of our contracts (indexers start here) and its hash (to notice a reset or reorg).
     block_number = models.PositiveBigIntegerField()
     block_hash = models.CharField(max_length=66)
@@ -20,6 +19,65 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"chain {self.chain_id}: token {self.token}"
+
+    def multisig(self, role: str) -> Multisig:
+        """The multisig row of `role`; a clear error when the deployment has none (half recorded)."""
+        found = next((m for m in self.multisigs.all() if m.role == role), None)
+        if found is None:
+            raise Multisig.DoesNotExist(f"chain {self.chain_id} has no {role} multisig recorded")
+        return found
+
+    @property
+    def issuance_multisig(self) -> str:
+        return self.multisig(MultisigRole.ISSUANCE).address
+
+    @property
+    def compliance_multisig(self) -> str:
+        return self.multisig(MultisigRole.COMPLIANCE).address
+
+
+class MultisigRole(models.TextChoices):
+    ISSUANCE = "issuance", "Issuance multisig (owners)"
+    COMPLIANCE = "compliance", "Compliance multisig (officers)"
+
+
+class MultisigKind(models.TextChoices):
+    SAFE = "safe", "Safe v1.4.1 (off-chain signatures, a relayer executes)"
+    USDKG = "usdkg", "USDKG multisig (owners approve on chain, an owner executes)"
+
+
+class ExecutionPolicy(models.TextChoices):
+    # Safe: anyone may send execTransaction with the owners' signatures, so the relayer does.
+    RELAYER = "relayer", "The back-office relayer sends the owners' signatures"
+    # USDKG: only an owner may execute. With an executor key configured the worker does it;
+    # without one the owner whose approval completes the threshold is asked to send it.
+    OWNER = "owner", "An owner executes (the configured executor, or the last approver)"
+
+
+class Multisig(models.Model):
+    """One multisig of a deployment: where it is, which kind, which role, and its owners and
+    threshold as read from chain when it was recorded (neither kind can change them here: the USDKG
+    multisig has no owner management, and the product never proposes a Safe owner change)."""
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="multisigs")
+    chain_id = models.PositiveBigIntegerField()
+    address = models.CharField(max_length=42)  # checksummed
+    kind = models.CharField(max_length=10, choices=MultisigKind.choices)
+    role = models.CharField(max_length=20, choices=MultisigRole.choices)
+    owners = models.JSONField(default=list)  # checksummed, in the contract's order
+    threshold = models.PositiveSmallIntegerField()
+    execution = models.CharField(max_length=10, choices=ExecutionPolicy.choices)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["chain_id", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["deployment", "role"], name="multisig_one_per_role"),
+            models.UniqueConstraint(fields=["chain_id", "address"], name="multisig_unique_address"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} {self.address} ({self.kind}, {self.threshold} of {len(self.owners)})"
 
 
 class ContractRole(models.TextChoices):

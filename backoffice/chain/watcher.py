@@ -53,10 +53,10 @@ def watched_contracts(deployment: Deployment) -> dict[str, str]:
     """Checksummed address -> role. An address that holds both multisig roles is watched once (as
     issuance): each log is one row."""
     roles: dict[str, str] = {}
-    for address, role in ((deployment.token, ContractRole.TOKEN),
-                          (deployment.issuance_multisig, ContractRole.ISSUANCE),
-                          (deployment.compliance_multisig, ContractRole.COMPLIANCE)):
-        roles.setdefault(to_checksum_address(address), str(role))
+    rows = [(deployment.token, str(ContractRole.TOKEN))]
+    rows += [(m.address, str(m.role)) for m in deployment.multisigs.order_by("-role")]  # issuance first
+    for address, role in rows:
+        roles.setdefault(to_checksum_address(address), role)
     return roles
 
 

@@ -8,10 +8,9 @@ from django.conf import settings
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from backoffice.chain.models import MultisigKind, MultisigRole
 
-class Multisig(models.TextChoices):
-    ISSUANCE = "issuance", "Issuance multisig (owners)"
-    COMPLIANCE = "compliance", "Compliance multisig (officers)"
+__all__ = ["Confirmation", "MultisigKind", "MultisigRole", "MultisigTransaction", "Signer", "TxState"]
 
 
 class Signer(models.Model):
@@ -19,7 +18,7 @@ class Signer(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signer")
     address = models.CharField(max_length=42, unique=True)
-    multisig = models.CharField(max_length=20, choices=Multisig.choices)
+    multisig = models.CharField(max_length=20, choices=MultisigRole.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -49,7 +48,7 @@ LIVE_STATES = (*PENDING_STATES, TxState.EXECUTED)
 class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     """One SafeTx, frozen when created: its fields and hash never change afterwards."""
 
-    multisig = models.CharField(max_length=20, choices=Multisig.choices)
+    multisig = models.CharField(max_length=20, choices=MultisigRole.choices)
     safe_address = models.CharField(max_length=42)
     chain_id = models.PositiveBigIntegerField()
     to = models.CharField(max_length=42)

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from backoffice.accounts.roles import Role
 
-from .models import Multisig, MultisigTransaction, Signer, TxState
+from .models import MultisigRole, MultisigTransaction, Signer, TxState
 
 # The page stops polling in these states: nothing more will happen to the transaction by itself.
 FINAL_STATES = (TxState.EXECUTED, TxState.FAILED, TxState.CANCELLED, TxState.REJECTED)
@@ -21,7 +21,7 @@ def transaction_visible_to(user: User | AnonymousUser, tx: MultisigTransaction) 
         return False
     if user.is_superuser or Signer.objects.filter(user_id=user.pk, multisig=tx.multisig).exists():
         return True
-    readers = [Role.MANAGER, *([Role.OPERATOR] if tx.multisig == Multisig.ISSUANCE else [])]
+    readers = [Role.MANAGER, *([Role.OPERATOR] if tx.multisig == MultisigRole.ISSUANCE else [])]
     return user.groups.filter(name__in=readers).exists()
 
 
@@ -51,5 +51,5 @@ def transactions_visible_to(user: User | AnonymousUser, queryset: Any) -> Any:
         return queryset
     kinds = set(Signer.objects.filter(user_id=user.pk).values_list("multisig", flat=True))
     if user.groups.filter(name=Role.OPERATOR).exists():
-        kinds.add(Multisig.ISSUANCE)
+        kinds.add(MultisigRole.ISSUANCE)
     return queryset.filter(multisig__in=kinds)

@@ -23,7 +23,7 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
-from .models import LIVE_STATES, Confirmation, Multisig, MultisigTransaction, Signer, TxState
+from .models import LIVE_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ def signer_bind(*, user: User, address: str, multisig: str, actor: User | None) 
     already bound to another address (the unique constraints enforce it under races too).
     """
     address = address_require_checksummed(address)
-    if multisig not in Multisig.values:
-        raise ValueError(f"multisig must be one of {', '.join(Multisig.values)}")
+    if multisig not in MultisigRole.values:
+        raise ValueError(f"multisig must be one of {', '.join(MultisigRole.values)}")
     with transaction.atomic():
         existing = Signer.objects.select_for_update().filter(user=user).first()
         if existing is not None:
@@ -56,8 +56,7 @@ def signer_bind(*, user: User, address: str, multisig: str, actor: User | None) 
 
 
 def _safe_address(multisig: str) -> str:
-    deployment = deployment_get()
-    return deployment.issuance_multisig if multisig == Multisig.ISSUANCE else deployment.compliance_multisig
+    return deployment_get().multisig(multisig).address
 
 
 def safe_tx_of(tx: MultisigTransaction) -> SafeTx:
@@ -116,7 +115,7 @@ def confirmation_add(
     signer = Signer.objects.filter(user_id=actor.pk, multisig=tx.multisig).first()
     if signer is None:
         raise _refuse(tx, actor, f"you are not a signer of the {tx.multisig} multisig")
-    if settings.MULTISIG_FOUR_EYES and tx.multisig == Multisig.ISSUANCE and tx.created_by_id == actor.pk:
+    if settings.MULTISIG_FOUR_EYES and tx.multisig == MultisigRole.ISSUANCE and tx.created_by_id == actor.pk:
         raise _refuse(tx, actor, "you proposed this transaction; another owner must sign it (four eyes)")
     if owner != signer.address:
         raise _refuse(tx, actor, f"the signature is by {owner}, not by your bound address {signer.address} "

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 
 from .devwallet import dev_wallet_enabled
-from .models import Multisig, MultisigTransaction, Signer, TxState
+from .models import MultisigRole, MultisigTransaction, Signer, TxState
 from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
 
 # Transactions still on their way: the multisig's queue, in the order the chain will take them.
@@ -32,7 +32,7 @@ def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, si
         return f"Only signers of the {tx.get_multisig_display()} sign this transaction."
     if signed:
         return "You have signed this transaction."
-    if settings.MULTISIG_FOUR_EYES and tx.multisig == Multisig.ISSUANCE and tx.created_by_id == user.pk:
+    if settings.MULTISIG_FOUR_EYES and tx.multisig == MultisigRole.ISSUANCE and tx.created_by_id == user.pk:
         return "You proposed this transaction; other owners sign it (four eyes)."
     return ""
 

@@ -33,7 +33,7 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
-from backoffice.multisig.models import PENDING_STATES, Confirmation, Multisig, MultisigTransaction, Signer, TxState
+from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 from backoffice.multisig.services import confirmation_add, safe_tx_of
 from issuance import services
 from issuance.models import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
@@ -222,7 +222,7 @@ class IssuanceSignerSigns(BasePermission):
         if getattr(view, "action", None) not in getattr(view, "signer_actions", ()):
             return True
         user_id = request.user.pk
-        return user_id is not None and Signer.objects.filter(user_id=user_id, multisig=Multisig.ISSUANCE).exists()
+        return user_id is not None and Signer.objects.filter(user_id=user_id, multisig=MultisigRole.ISSUANCE).exists()
 
 
 # --- the viewset ----------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def _actor(request: Request) -> User:
 
 
 def _transactions() -> QuerySet[MultisigTransaction]:
-    """Multisig transactions with what their summary shows, at a fixed number of queries."""
+    """MultisigRole transactions with what their summary shows, at a fixed number of queries."""
     return MultisigTransaction.objects.select_related("replaces", "owner_proposal").prefetch_related(
         Prefetch("confirmations", queryset=Confirmation.objects.select_related("signer__user").order_by("created_at",
                                                                                                          "pk")))
@@ -348,7 +348,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def queue(self, request: Request) -> Response:
-        queued = _transactions().filter(multisig=Multisig.ISSUANCE, safe_address=deployment_get().issuance_multisig,
+        queued = _transactions().filter(multisig=MultisigRole.ISSUANCE, safe_address=deployment_get().issuance_multisig,
                                         state__in=PENDING_STATES).order_by("nonce", "pk")
         return Response(MultisigTransactionSummarySerializer(queued, many=True).data)
 

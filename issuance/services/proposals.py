@@ -17,7 +17,7 @@ from backoffice.chain.safetx import ZERO_ADDRESS
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import TOKEN_UNIT, amount_parse, tokens_format
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.models import LIVE_STATES, Multisig, MultisigTransaction
+from backoffice.multisig.models import LIVE_STATES, MultisigRole, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
 from ..models import Deposit, DepositState, OwnerProposal, ProposalBacking, ProposalKind, ProposalState
@@ -193,7 +193,7 @@ def proposal_propose(*, client: ChainClient, proposal_id: int, actor: User) -> O
     with transaction.atomic():
         # The proposal's row first, as every transition on it locks it first: no lock-order inversion.
         OwnerProposal.objects.select_for_update().get(pk=proposal.pk)
-        tx = multisig_transaction_propose(client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
+        tx = multisig_transaction_propose(client=client, multisig=MultisigRole.ISSUANCE, to=deployment_get().token,
                                           data=data, decoded=decoded, actor=actor)
         return transition_apply(model=OwnerProposal, pk=proposal.pk, transition="propose", actor=actor,
                                 params={"transaction_id": tx.pk}, data={"safe_tx_hash": tx.safe_tx_hash,

@@ -16,7 +16,7 @@ from django.test import Client, override_settings
 
 from backoffice.chain.client import ChainUnavailable, chain_client
 from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Multisig, TxState
+from backoffice.multisig.models import MultisigRole, TxState
 from backoffice.multisig.services import (
     multisig_transaction_broadcast,
     multisig_transaction_follow,
@@ -38,7 +38,7 @@ NOT_PAUSED = "kind: the token is not paused; there is nothing to unpause"
 def _token_execute(function: str, *args: Any) -> None:
     """Run a token call through the issuance multisig: proposed, signed by 3 owners, broadcast, executed."""
     client = chain_client()
-    tx = multisig_transaction_propose(client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
+    tx = multisig_transaction_propose(client=client, multisig=MultisigRole.ISSUANCE, to=deployment_get().token,
                                       data=client.token_calldata(function, *args), decoded={"function": function},
                                       actor=user("operator"))
     multisig_transaction_broadcast(client=client, transaction_id=owners_sign(tx).pk)

@@ -11,7 +11,7 @@ from backoffice.accounts.roles import Role
 from backoffice.chain.client import chain_client
 from backoffice.chain.devkeys import dev_account
 from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Multisig
+from backoffice.multisig.models import MultisigRole
 from backoffice.multisig.services import multisig_transaction_propose
 from issuance import services
 from issuance.models import GoldPrice
@@ -52,7 +52,7 @@ def test_headroom_is_exact_with_deposits_audits_a_dispute_prices_and_supply(chai
     supply_before = client.token_total_supply(token)
     issue_on_chain(amount=1_000_000_000_000, recipient=dev_account(16).address)  # 1,000,000 USDKG
     queued = multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=token,
+        client=client, multisig=MultisigRole.ISSUANCE, to=token,
         data=client.token_calldata("issue", dev_account(16).address, 250_000_123_456),
         decoded={"function": "issue", "to": dev_account(16).address, "amount": "250000123456"}, actor=operator,
     )

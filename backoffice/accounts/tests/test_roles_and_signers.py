@@ -9,7 +9,7 @@ from backoffice.accounts.roles import Role
 from backoffice.accounts.services import DEMO_USERS
 from backoffice.chain.devkeys import dev_account
 from backoffice.journal.models import JournalEntry
-from backoffice.multisig.models import Multisig, Signer
+from backoffice.multisig.models import MultisigRole, Signer
 from backoffice.multisig.services import signer_bind
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,8 @@ def test_seed_demo_creates_one_user_per_role_with_signers_and_is_idempotent(sett
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     assert User.objects.count() == len(DEMO_USERS) == 16
-    assert Signer.objects.filter(multisig=Multisig.ISSUANCE).count() == 7
-    assert Signer.objects.filter(multisig=Multisig.COMPLIANCE).count() == 5
+    assert Signer.objects.filter(multisig=MultisigRole.ISSUANCE).count() == 7
+    assert Signer.objects.filter(multisig=MultisigRole.COMPLIANCE).count() == 5
     assert Signer.objects.get(user__username="owner1").address == dev_account(1).address
     assert User.objects.get(username="manager").groups.get().name == Role.MANAGER
     assert "PUBLIC test key" in (tmp_path / "relayer.key").read_text()
@@ -65,19 +65,19 @@ def test_seed_demo_is_refused_off_a_local_chain(settings):
 def test_binding_a_bad_address_is_refused_and_nothing_changes(address, message):
     user = User.objects.create_user("carol", password="x" * 12)
     with pytest.raises(ValueError, match=message):
-        signer_bind(user=user, address=address, multisig=Multisig.ISSUANCE, actor=None)
+        signer_bind(user=user, address=address, multisig=MultisigRole.ISSUANCE, actor=None)
     assert not Signer.objects.exists() and not JournalEntry.objects.filter(action="signer.bound").exists()
 
 
 def test_an_address_belongs_to_one_user_and_a_user_to_one_address():
     alice, bob = (User.objects.create_user(n, password="x" * 12) for n in ("alice", "bob"))
-    signer = signer_bind(user=alice, address=dev_account(1).address, multisig=Multisig.ISSUANCE, actor=None)
+    signer = signer_bind(user=alice, address=dev_account(1).address, multisig=MultisigRole.ISSUANCE, actor=None)
     assert JournalEntry.objects.filter(action="signer.bound", object_id=str(signer.pk)).count() == 1
     with pytest.raises(ValueError, match="already bound to another user"):
-        signer_bind(user=bob, address=dev_account(1).address, multisig=Multisig.ISSUANCE, actor=None)
+        signer_bind(user=bob, address=dev_account(1).address, multisig=MultisigRole.ISSUANCE, actor=None)
     with pytest.raises(ValueError, match="already bound to"):
-        signer_bind(user=alice, address=dev_account(2).address, multisig=Multisig.COMPLIANCE, actor=None)
+        signer_bind(user=alice, address=dev_account(2).address, multisig=MultisigRole.COMPLIANCE, actor=None)
     assert list(Signer.objects.values_list("user__username", "address")) == [("alice", dev_account(1).address)]
     assert JournalEntry.objects.filter(action="signer.bound").count() == 1
     # Binding again to the same address is a no-op, not an error.
-    assert signer_bind(user=alice, address=dev_account(1).address, multisig=Multisig.ISSUANCE, actor=None) == signer
+    assert signer_bind(user=alice, address=dev_account(1).address, multisig=MultisigRole.ISSUANCE, actor=None) == signer

@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
 from backoffice.chain.client import artifact, chain_client
 from backoffice.chain.events import log_decode
 from backoffice.chain.models import ChainEvent, Deployment, IndexCursor, IndexedBlock
+from backoffice.chain.services import deployment_attach
 from backoffice.chain.tasks import chain_index_task
 from backoffice.chain.watcher import IndexProgress, chain_index_step, watched_contracts
 from backoffice.core.leases import lease_held
@@ -131,12 +131,11 @@ def contracts(node: str, db: None, settings: Any) -> Contracts:
     proxy = factory.events.ProxyCreation().process_receipt(receipt, errors=DISCARD)[0]["args"]["proxy"]
     compliance = w3.eth.contract(address=proxy, abi=artifact("SafeL2")["abi"])
     token, receipt = _deploy(w3, "USDKG", deployer, issuance.address, compliance.address)
-    deployment = Deployment.objects.create(
-        chain_id=CHAIN_ID, token=token.address, issuance_multisig=issuance.address,
-        compliance_multisig=compliance.address, safe_singleton=singleton.address, safe_proxy_factory=factory.address,
-        safe_fallback_handler=ZERO, block_number=receipt["blockNumber"],
-        block_hash="0x" + bytes(receipt["blockHash"]).hex(), deployed_at=timezone.now(),
-    )
+    # Contracts deployed outside the product, recorded as production ones are: by chain_attach.
+    deployment = deployment_attach(client=chain_client(), token=token.address)
+    assert deployment.block_number == receipt["blockNumber"]
+    assert [(m.role, m.kind) for m in deployment.multisigs.order_by("role")] == [
+        ("compliance", "safe"), ("issuance", "usdkg")]
     return Contracts(w3=w3, token=token, issuance=issuance, compliance=compliance, deployment=deployment)
 
 

@@ -48,12 +48,12 @@ def issue_propose(amount: int, recipient: str, *, decoded: dict[str, object] | N
 
     from backoffice.chain.client import chain_client
     from backoffice.chain.selectors import deployment_get
-    from backoffice.multisig.models import Multisig
+    from backoffice.multisig.models import MultisigRole
     from backoffice.multisig.services import multisig_transaction_propose
 
     client = chain_client()
     return multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=deployment_get().token,
+        client=client, multisig=MultisigRole.ISSUANCE, to=deployment_get().token,
         data=client.token_calldata("issue", recipient, amount),
         decoded=decoded if decoded is not None else {"function": "issue", "to": recipient, "amount": str(amount)},
         actor=get_user_model().objects.get(username="operator"))

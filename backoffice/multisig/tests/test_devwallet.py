@@ -10,7 +10,7 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.safetx import signature_recover
 from backoffice.chain.selectors import deployment_get
-from backoffice.multisig.models import Confirmation, Multisig, MultisigTransaction
+from backoffice.multisig.models import Confirmation, MultisigRole, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_propose, safe_tx_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -31,7 +31,7 @@ def dev_mode(settings, chain):
 def tx(chain) -> MultisigTransaction:
     client, d = chain_client(), deployment_get()
     return multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=d.token,
+        client=client, multisig=MultisigRole.ISSUANCE, to=d.token,
         data=client.token_calldata("issue", dev_account(18).address, 7_000_000),
         decoded={"function": "issue", "to": dev_account(18).address, "amount": "7000000", "tokens": "7.000000"},
         actor=get_user_model().objects.get(username="operator"),

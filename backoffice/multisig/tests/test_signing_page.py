@@ -12,7 +12,7 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.models import JournalEntry
-from backoffice.multisig.models import Confirmation, Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import Confirmation, MultisigRole, MultisigTransaction, TxState
 from backoffice.multisig.services import (
     confirmation_add,
     multisig_transaction_cancel,
@@ -93,7 +93,7 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(issue_tx):
 
 def test_a_compliance_transaction_is_for_officers_not_owners(chain):
     client, d = chain_client(), deployment_get()
-    tx = multisig_transaction_propose(client=client, multisig=Multisig.COMPLIANCE, to=d.token,
+    tx = multisig_transaction_propose(client=client, multisig=MultisigRole.COMPLIANCE, to=d.token,
                                       data=client.token_calldata("pause"), decoded={"function": "pause"},
                                       actor=_user("operator"))
     page = _urls(tx)["page"]

@@ -9,7 +9,7 @@ from backoffice.chain.client import chain_client, relayer_account
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.selectors import journal_verify
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
 from backoffice.multisig.services import confirmation_add, multisig_transaction_propose, safe_tx_of
 from backoffice.multisig.tasks import multisig_transaction_broadcast_task
 from backoffice.multisig.tests.helpers import tx_wait
@@ -23,7 +23,7 @@ AMOUNT = 1_250_000_000  # 1,250 USDKG in base units (6 decimals)
 def _propose_issue(client, amount: int = AMOUNT) -> MultisigTransaction:
     d = deployment_get()
     return multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=d.token,
+        client=client, multisig=MultisigRole.ISSUANCE, to=d.token,
         data=client.token_calldata("issue", RECIPIENT, amount),
         decoded={"function": "issue", "to": RECIPIENT, "amount": str(amount)},
         actor=get_user_model().objects.get(username="operator"),

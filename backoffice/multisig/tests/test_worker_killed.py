@@ -21,7 +21,7 @@ from backoffice.chain.client import chain_client, relayer_account
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.models import JournalEntry
-from backoffice.multisig.models import Multisig, MultisigTransaction, TxState
+from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
 from backoffice.multisig.services import confirmation_add, multisig_transaction_propose, safe_tx_of
 from backoffice.multisig.tasks import multisig_sweep_task
 from backoffice.multisig.tests.helpers import tx_wait
@@ -74,7 +74,7 @@ def test_a_worker_killed_between_storing_and_sending_lands_the_transaction_exact
     supply, relayer_nonce = client.token_total_supply(token), client.account_nonce(relayer_account().address)
     users = get_user_model().objects
     tx = multisig_transaction_propose(
-        client=client, multisig=Multisig.ISSUANCE, to=token,
+        client=client, multisig=MultisigRole.ISSUANCE, to=token,
         data=client.token_calldata("issue", dev_account(18).address, 9_000_000),
         decoded={"function": "issue", "to": dev_account(18).address, "amount": "9000000"},
         actor=users.get(username="operator"))
