@@ -254,6 +254,14 @@ class ChainClient:
         except TransactionNotFound:
             return None
 
+    def transaction_sender(self, tx_hash: str) -> str:
+        """The checksummed `from` of a mined or pending transaction; "" when the node does not know it."""
+        try:
+            found = self._call(self.w3.eth.get_transaction, tx_hash)
+        except TransactionNotFound:
+            return ""
+        return to_checksum_address(found["from"])
+
     def events(self, *, contract_name: str, address: str, event: str, receipt: dict[str, Any]) -> list[Any]:
         """Decoded `event` logs that `address` emitted in `receipt`, indexed parameters included."""
         handle = getattr(self.contract(contract_name, address).events, event)()

@@ -131,12 +131,18 @@ class ChainEvent(models.Model):
     # Integers as decimal strings, bytes as 0x hex, addresses checksummed.
     args = models.JSONField(default=dict)
     created_at = models.DateTimeField()
+    # Set once a consumer (the multisig kernel: approvals and executions) has taken the event into
+    # account, so each run looks only at what is new. A reorg deletes the event and what came of it.
+    applied = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["chain_id", "tx_hash", "log_index"], name="chain_event_unique_log"),
         ]
-        indexes = [models.Index(fields=["chain_id", "block_number", "log_index"], name="chain_event_block")]
+        indexes = [
+            models.Index(fields=["chain_id", "block_number", "log_index"], name="chain_event_block"),
+            models.Index(fields=["chain_id", "id"], condition=models.Q(applied=False), name="chain_event_unapplied"),
+        ]
         ordering = ["-block_number", "-log_index"]
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from eth_utils import to_checksum_address
 
 from backoffice.journal.services import journal_record
@@ -118,6 +119,15 @@ def _rewind(*, client: ChainClient, deployment: Deployment, cursor: IndexCursor)
 
 
 def chain_index_step(*, client: ChainClient, max_blocks: int) -> IndexProgress:
+    """One indexing step (below), then the consumers of indexed events (CHAIN_INDEX_CONSUMERS, e.g.
+    the multisig kernel counting approvals), after the step's own transaction committed."""
+    progress = _index_step(client=client, max_blocks=max_blocks)
+    for path in settings.CHAIN_INDEX_CONSUMERS:
+        import_string(path)(client=client)
+    return progress
+
+
+def _index_step(*, client: ChainClient, max_blocks: int) -> IndexProgress:
     """Index the next batch of at most `max_blocks` blocks of the deployment's contracts.
 
     Guarantees: only blocks with CHAIN_CONFIRMATIONS confirmations (the block itself included) are

@@ -27,9 +27,11 @@ from .services import SignatureRefused, confirmation_add, safe_tx_of
 
 # --- the views --------------------------------------------------------------------------------
 class SignedBySerializer(serializers.Serializer):
-    username = serializers.CharField()
+    username = serializers.CharField(allow_blank=True, help_text="empty for an owner no user is bound to")
     address = serializers.CharField()
     signed_at = serializers.DateTimeField()
+    tx_hash = serializers.CharField(allow_blank=True, help_text="the approveHash transaction (on-chain kind)")
+    block_number = serializers.IntegerField(allow_null=True)
 
 
 class TransactionStatusSerializer(serializers.Serializer):

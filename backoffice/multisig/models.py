@@ -10,7 +10,8 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from backoffice.chain.models import MultisigKind, MultisigRole
 
-__all__ = ["Confirmation", "MultisigKind", "MultisigRole", "MultisigTransaction", "Signer", "TxState"]
+__all__ = ["Confirmation", "MultisigKind", "MultisigRole", "MultisigTransaction", "RawState", "RawSubmission", "Signer",
+           "TxState"]
 
 
 class Signer(models.Model):
@@ -120,6 +121,18 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     def approve(self) -> None:
         """Enough valid confirmations are stored."""
 
+    @transition(field=state, source=TxState.APPROVED, target=TxState.AWAITING_SIGNATURES)
+    def unapprove(self) -> None:
+        """On-chain approvals counted for it were undone by a reorg before it was sent."""
+
+    @transition(field=state, source=[TxState.AWAITING_SIGNATURES, TxState.APPROVED], target=TxState.EXECUTED)
+    def execute_seen(self, *, sender: str, tx_hash: str, block_number: int, block_hash: str,
+                     executed_at: datetime) -> None:
+        """The chain watcher saw it executed by a transaction the back-office did not send (an owner's
+        wallet, a raw transaction handed in): the chain is the record."""
+        self.relayer_address, self.relayer_tx_hash = sender, tx_hash
+        self.block_number, self.block_hash, self.executed_at = block_number, block_hash, executed_at
+
     @transition(field=state, source=TxState.APPROVED, target=TxState.BROADCASTING)
     def broadcast(self, *, relayer_address: str, relayer_nonce: int, tx_hash: str, raw: bytes,
                   at: datetime) -> None:
@@ -170,12 +183,17 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
 
 
 class Confirmation(models.Model):
-    """One owner's verified EIP-712 signature over a transaction's safeTxHash."""
+    """One owner's consent to a transaction's safeTxHash: a verified EIP-712 signature (Safe), or an
+    `approveHash` seen on chain by the watcher (USDKG multisig), whose indexed event it points to: a
+    reorg that removes the event removes the approval with it. An on-chain approval by an owner that
+    no user is bound to has no signer, and is shown as such."""
 
     transaction = models.ForeignKey(MultisigTransaction, on_delete=models.PROTECT, related_name="confirmations")
-    signer = models.ForeignKey(Signer, on_delete=models.PROTECT, related_name="confirmations")
+    signer = models.ForeignKey(Signer, null=True, blank=True, on_delete=models.PROTECT, related_name="confirmations")
     owner_address = models.CharField(max_length=42)
-    signature = models.BinaryField()
+    signature = models.BinaryField(null=True, blank=True)
+    event = models.OneToOneField("chain.ChainEvent", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="confirmation")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -187,3 +205,41 @@ class Confirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner_address} on {self.transaction_id}"
+
+
+class RawState(models.TextChoices):
+    RECEIVED = "received"
+    SENT = "sent"
+    REFUSED = "refused"
+
+
+class RawSubmission(ConcurrentTransitionMixin, models.Model):
+    """A signed transaction an owner handed in (offline or hardware signer) for a USDKG multisig
+    transaction: `approveHash` of exactly it at the head, or its `execTransaction` once approved.
+    The bytes are stored before anything is checked or sent; the worker validates, then sends."""
+
+    transaction = models.ForeignKey(MultisigTransaction, on_delete=models.PROTECT, related_name="raw_submissions")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    raw = models.BinaryField()
+    tx_hash = models.CharField(max_length=66)
+    function = models.CharField(max_length=32, blank=True)  # approveHash or execTransaction, once validated
+    state = FSMField(default=RawState.RECEIVED, choices=RawState.choices, protected=True)
+    refusal = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["tx_hash"], name="raw_submission_unique_hash")]
+
+    def __str__(self) -> str:
+        return f"raw {self.tx_hash[:10]}… for {self.transaction_id} ({self.state})"
+
+    @transition(field=state, source=RawState.RECEIVED, target=RawState.SENT)
+    def send(self, *, function: str, at: datetime) -> None:
+        self.function, self.sent_at = function, at
+
+    # From `sent` too: the node refused the bytes (e.g. the nonce was used meanwhile).
+    @transition(field=state, source=[RawState.RECEIVED, RawState.SENT], target=RawState.REFUSED)
+    def refuse(self, *, reason: str) -> None:
+        self.refusal = reason

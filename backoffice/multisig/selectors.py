@@ -27,15 +27,17 @@ def transaction_visible_to(user: User | AnonymousUser, tx: MultisigTransaction) 
 
 def transaction_status(tx: MultisigTransaction) -> dict[str, Any]:
     """What the page refreshes while it waits: state, signatures, and the execution facts."""
-    confirmations = list(tx.confirmations.select_related("signer__user").order_by("created_at", "pk"))
+    confirmations = list(tx.confirmations.select_related("signer__user", "event").order_by("created_at", "pk"))
     return {
         "id": tx.pk,
         "state": str(tx.state),
         "final": tx.state in FINAL_STATES,
         "confirmations": len(confirmations),
         "threshold": tx.threshold,
-        "signed_by": [{"username": c.signer.user.get_username(), "address": c.owner_address,
-                       "signed_at": c.created_at} for c in confirmations],
+        # An on-chain approval by an owner no user is bound to has no username: it is shown as such.
+        "signed_by": [{"username": c.signer.user.get_username() if c.signer else "", "address": c.owner_address,
+                       "signed_at": c.created_at, "tx_hash": c.event.tx_hash if c.event else "",
+                       "block_number": c.event.block_number if c.event else None} for c in confirmations],
         "relayer_tx_hash": tx.relayer_tx_hash,
         "block_number": tx.block_number,
         "failure_reason": tx.failure_reason,

@@ -16,13 +16,15 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backoffice.chain.addresses import address_require_checksummed
-from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable, relayer_account
+from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
 from backoffice.chain.models import Deployment
-from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover, signatures_pack
+from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
+from .kinds import kind_of, multisig_of
+from .kinds import safe_tx_of as safe_tx_of  # the services' name for it, used across the apps
 from .models import LIVE_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 
 logger = logging.getLogger(__name__)
@@ -57,10 +59,6 @@ def signer_bind(*, user: User, address: str, multisig: str, actor: User | None) 
 
 def _safe_address(multisig: str) -> str:
     return deployment_get().multisig(multisig).address
-
-
-def safe_tx_of(tx: MultisigTransaction) -> SafeTx:
-    return SafeTx(to=tx.to, value=int(tx.value), data=bytes(tx.data), operation=tx.operation, nonce=tx.nonce)
 
 
 def multisig_transaction_propose(
@@ -108,6 +106,9 @@ def confirmation_add(
     commit, hands it to the broadcaster. Every refusal stores nothing but the journal entry.
     """
     tx = MultisigTransaction.objects.get(pk=transaction_id)
+    if not kind_of(multisig_of(tx)).signs_off_chain:
+        raise _refuse(tx, actor, "this multisig takes no off-chain signatures: owners approve on chain "
+                                 "(approveHash), from the signing page or with a signed transaction")
     try:
         owner = signature_recover(digest=bytes.fromhex(tx.safe_tx_hash[2:]), signature=signature)
     except InvalidSignature as exc:
@@ -240,11 +241,12 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
         _guards_run(tx, client)
     except GuardRefused as exc:
         return _abandon(tx, f"refused before sending: {exc}")
-    signatures = signatures_pack({c.owner_address: bytes(c.signature) for c in tx.confirmations.all()})
-    data = client.exec_transaction_data(safe=tx.safe_address, tx=safe_tx_of(tx), signatures=signatures)
-    relayer = relayer_account()
+    call = kind_of(multisig_of(tx)).execution_call(client=client, tx=tx, multisig=multisig_of(tx))
+    if call is None:
+        return tx  # no executor for this multisig here: an owner sends the execution from the signing page
+    relayer = call.account
     try:
-        signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": data},
+        signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": call.data},
                                          nonce=_relayer_nonce(client, relayer.address))
     except ChainUnavailable:
         raise
@@ -309,10 +311,12 @@ def _is_stuck(tx: MultisigTransaction) -> bool:
 
 def _relayer_tx_replace(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
     """Re-sign the same call at the same relayer nonce with fees 25 % higher, store it, then send it."""
-    signatures = signatures_pack({c.owner_address: bytes(c.signature) for c in tx.confirmations.all()})
-    data = client.exec_transaction_data(safe=tx.safe_address, tx=safe_tx_of(tx), signatures=signatures)
+    call = kind_of(multisig_of(tx)).execution_call(client=client, tx=tx, multisig=multisig_of(tx))
+    if call is None or call.account.address != tx.relayer_address:
+        raise ChainError(f"the account {tx.relayer_address} that sent transaction {tx.pk} is no longer configured: "
+                         "its stuck transaction cannot be replaced")
     bump = 25 * (len(tx.previous_tx_hashes) + 1)
-    signed = client.transaction_sign(account=relayer_account(), tx={"to": tx.safe_address, "data": data},
+    signed = client.transaction_sign(account=call.account, tx={"to": tx.safe_address, "data": call.data},
                                      nonce=tx.relayer_nonce, fee_bump_percent=bump)
     tx = transition_apply(model=MultisigTransaction, pk=tx.pk, transition="replace_relayer_tx", actor=None,
                           check_permission=False, reason=f"stuck: replaced with fees +{bump} %",

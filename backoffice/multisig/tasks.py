@@ -12,6 +12,7 @@ from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
 from backoffice.core.leases import lease_acquire, lease_held, lease_release, lease_renew
 
 from .models import TxState
+from .onchain import raw_submission_process
 from .services import (
     multisig_transaction_after_execution,
     multisig_transaction_broadcast,
@@ -109,3 +110,16 @@ def multisig_sweep_task() -> int:
         for pk in pending:
             multisig_transaction_broadcast_task.delay(pk)
         return len(pending)
+
+
+@shared_task(autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60, max_retries=8,
+             acks_late=True)
+def multisig_after_execution_task(transaction_id: int) -> None:
+    """The after-execution hooks of a transaction the watcher saw executed (sent by an owner)."""
+    multisig_transaction_after_execution(client=chain_client(), transaction_id=transaction_id)
+
+
+@shared_task(autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60, max_retries=8,
+             acks_late=True, soft_time_limit=30, time_limit=45)
+def raw_submission_process_task(submission_id: int) -> str:
+    return str(raw_submission_process(client=chain_client(), submission_id=submission_id).state)

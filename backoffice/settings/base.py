@@ -226,6 +226,14 @@ MULTISIG_GUARDS = ["issuance.guards.issue_guard", "compliance.guards.destroy_gua
 # Run once a multisig transaction is executed (dotted paths).
 MULTISIG_AFTER_EXECUTION = ["compliance.services.register_after_execution"]
 # A relayer transaction without a receipt after this long is replaced (same nonce, higher fees).
+# USDKG multisigs: only an owner may execute. A file of owner keys (one per line) the worker executes
+# approved transactions with; empty: the owner whose approval completes the threshold sends it from
+# the signing page. A key bound to a signer is refused: the executor never approves.
+MULTISIG_EXECUTOR_KEY_FILE = env.str("MULTISIG_EXECUTOR_KEY_FILE", default="")
+# Run after each chain-index step, with the client: consumers of the newly indexed events.
+CHAIN_INDEX_CONSUMERS = ["backoffice.multisig.onchain.multisig_chain_events_apply"]
+# What an approveHash costs, in gas (measured ~63k on the production contract), for the balance warning.
+MULTISIG_APPROVAL_GAS = 80_000
 MULTISIG_STUCK_SECONDS = env.int("MULTISIG_STUCK_SECONDS", default=120)
 # Executed transactions this many blocks deep or less are re-checked for reorgs by the sweep.
 MULTISIG_REORG_DEPTH = env.int("MULTISIG_REORG_DEPTH", default=64)

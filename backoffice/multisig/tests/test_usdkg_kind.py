@@ -1,0 +1,188 @@
+"""The USDKG multisig kind on anvil: owners approve ON CHAIN, the watcher counts the approvals, an
+owner executes. Every refusal is proven to change nothing, on chain and in the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import override_settings
+from eth_account import Account
+from eth_typing import HexStr
+
+from backoffice.chain.client import ChainError, chain_client
+from backoffice.chain.devkeys import OFFICER_INDEXES, OWNER_INDEXES, dev_account
+from backoffice.chain.selectors import deployment_get
+from backoffice.chain.watcher import chain_index_step
+from backoffice.core.errors import InvalidInput
+from backoffice.journal.models import JournalEntry
+from backoffice.multisig.kinds import executor_accounts, safe_tx_of
+from backoffice.multisig.models import Confirmation, MultisigTransaction, RawState, Signer, TxState
+from backoffice.multisig.onchain import (
+    CallRefused,
+    approval_call_prepare,
+    execution_call_prepare,
+    raw_submission_create,
+    raw_submission_process,
+)
+from backoffice.multisig.services import SignatureRefused, confirmation_add
+from backoffice.multisig.tests.helpers import issue_propose, owner_signature
+
+pytestmark = [pytest.mark.integration, pytest.mark.parametrize("chain", ["usdkg"], indirect=True)]
+
+User = get_user_model()
+
+
+def index() -> None:
+    while True:
+        step = chain_index_step(client=chain_client(), max_blocks=5000)
+        if step.to_block < step.from_block:
+            return
+
+
+def wallet_send(call: dict[str, Any]) -> str:
+    """What a wallet does with the page's call: send it from the owner's (anvil-unlocked) account."""
+    w3 = chain_client().w3
+    tx_hash = w3.eth.send_transaction({"from": call["from"], "to": call["to"], "data": call["data"]})
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    assert receipt["status"] == 1
+    return "0x" + bytes(tx_hash).hex()
+
+
+def owner(n: int) -> Any:
+    return User.objects.get(username=f"owner{n}")
+
+
+def approve(tx: MultisigTransaction, *owners: int) -> None:
+    for n in owners:
+        wallet_send(approval_call_prepare(client=chain_client(), transaction_id=tx.pk, actor=owner(n)))
+
+
+def recipient() -> str:
+    return Account.create().address
+
+
+def test_approvals_are_counted_from_the_chain_and_the_last_approver_executes(chain: Any, gold_backing: Any) -> None:
+    client = chain_client()
+    to = recipient()
+    tx = issue_propose(1_000_000, to)
+    approve(tx, 1, 2)
+    tx.refresh_from_db()
+    assert tx.confirmations.count() == 0  # sent, but not counted before the watcher saw it
+    index()
+    tx.refresh_from_db()
+    assert tx.state == TxState.AWAITING_SIGNATURES and tx.confirmations.count() == 2
+    with pytest.raises(CallRefused, match="only an approved transaction"):
+        execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(2))
+    approve(tx, 3)
+    index()
+    tx.refresh_from_db()
+    assert tx.state == TxState.APPROVED
+    approvals = list(tx.confirmations.select_related("event", "signer__user").order_by("pk"))
+    assert [c.signer.user.username for c in approvals if c.signer] == ["owner1", "owner2", "owner3"]
+    assert all(c.event and c.event.tx_hash.startswith("0x") for c in approvals)
+    index()  # indexing again counts nothing twice
+    assert tx.confirmations.count() == 3
+    exec_hash = wallet_send(execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3)))
+    index()
+    tx.refresh_from_db()
+    assert tx.state == TxState.EXECUTED and tx.relayer_tx_hash == exec_hash
+    assert tx.relayer_address == dev_account(OWNER_INDEXES[2]).address
+    assert client.token_balance(deployment_get().token, to) == 1_000_000  # the chain itself says so
+
+
+def test_only_the_head_gathers_approvals_and_non_owners_are_refused(chain: Any, gold_backing: Any) -> None:
+    client = chain_client()
+    head, later = issue_propose(1_000_000, recipient()), issue_propose(2_000_000, recipient())
+    assert later.nonce == head.nonce + 1
+    entries = JournalEntry.objects.count()
+    with pytest.raises(CallRefused, match=f"waits for nonce {later.nonce}"):
+        approval_call_prepare(client=client, transaction_id=later.pk, actor=owner(1))
+    with pytest.raises(CallRefused, match="not a signer of the issuance multisig"):
+        approval_call_prepare(client=client, transaction_id=head.pk, actor=User.objects.get(username="officer1"))
+    with pytest.raises(CallRefused, match="four eyes"):
+        approval_call_prepare(client=client, transaction_id=head.pk, actor=User.objects.get(username="operator"))
+    # The chain refuses the same things whoever sends them: the contract is the last line.
+    w3 = client.w3
+    approve_later = client.usdkg_approve_data(multisig=later.safe_address, tx=safe_tx_of(later),
+                                              safe_tx_hash=later.safe_tx_hash)
+    approve_head = client.usdkg_approve_data(multisig=head.safe_address, tx=safe_tx_of(head),
+                                             safe_tx_hash=head.safe_tx_hash)
+    for sender, data, reason in ((dev_account(OWNER_INDEXES[0]).address, approve_later, "Incorrect data to approve"),
+                                 (dev_account(OFFICER_INDEXES[0]).address, approve_head, "Not owner")):
+        with pytest.raises(Exception, match=reason):
+            w3.eth.send_transaction({"from": sender, "to": head.safe_address, "data": HexStr("0x" + data.hex())})
+    index()
+    assert Confirmation.objects.count() == 0 and JournalEntry.objects.count() == entries
+    assert not client.usdkg_approved(head.safe_address, dev_account(OFFICER_INDEXES[0]).address, head.safe_tx_hash)
+    # Off-chain signatures are refused on this kind, and store nothing.
+    with pytest.raises(SignatureRefused, match="approve on chain"):
+        confirmation_add(client=client, transaction_id=head.pk, signature=owner_signature(head, 1), actor=owner(1))
+    assert Confirmation.objects.count() == 0
+
+
+def test_an_approval_by_an_owner_bound_to_no_user_is_recorded_as_such(chain: Any, gold_backing: Any) -> None:
+    tx = issue_propose(1_000_000, recipient())
+    seventh = dev_account(OWNER_INDEXES[6]).address
+    Signer.objects.filter(address=seventh).delete()
+    call = approval_call_prepare(client=chain_client(), transaction_id=tx.pk, actor=owner(1))
+    wallet_send({**call, "from": seventh})  # the owner approves from outside the product
+    index()
+    approval = Confirmation.objects.get(transaction=tx)
+    assert approval.owner_address == seventh and approval.signer is None
+    assert JournalEntry.objects.filter(action="multisig.approval_seen", data__owner=seventh,
+                                       data__bound_to=None).exists()
+
+
+def test_handed_in_raw_transactions_are_validated_before_anything_is_sent(chain: Any, gold_backing: Any) -> None:
+    client = chain_client()
+    tx = issue_propose(1_000_000, recipient())
+    first = dev_account(OWNER_INDEXES[0])
+    good = approval_call_prepare(client=client, transaction_id=tx.pk, actor=owner(1))
+    w3 = client.w3
+
+    def signed(account: Any = first, **changes: Any) -> str:
+        fields = {"to": good["to"], "data": good["data"], "value": 0, "gas": 200_000, "maxFeePerGas": 10**10,
+                  "maxPriorityFeePerGas": 10**9, "nonce": w3.eth.get_transaction_count(account.address),
+                  "chainId": client.chain_id, **changes}
+        return "0x" + bytes(account.sign_transaction(fields).raw_transaction).hex()
+
+    other_call = client.token_calldata("issue", recipient(), 5)
+    cases = [
+        (signed(account=dev_account(OWNER_INDEXES[1])), "not by your bound address"),
+        (signed(chainId=1), "signed for chain id 1"),
+        (signed(to=deployment_get().compliance_multisig), "not to this multisig"),
+        (signed(data="0x" + client.usdkg_approve_data(multisig=tx.safe_address, tx=safe_tx_of(tx).__class__(
+            to=deployment_get().token, value=0, data=other_call, operation=0, nonce=tx.nonce),
+            safe_tx_hash=tx.safe_tx_hash).hex()), "neither approveHash nor execTransaction"),
+    ]
+    nonce_before = w3.eth.get_transaction_count(first.address)
+    for raw, reason in cases:
+        submission = raw_submission_create(transaction_id=tx.pk, raw_hex=raw, actor=owner(1))
+        processed = raw_submission_process(client=client, submission_id=submission.pk)
+        assert processed.state == RawState.REFUSED and reason in processed.refusal, processed.refusal
+    assert w3.eth.get_transaction_count(first.address) == nonce_before  # nothing was sent
+    with pytest.raises(InvalidInput, match="hexadecimal"):
+        raw_submission_create(transaction_id=tx.pk, raw_hex="0xnot-hex", actor=owner(1))
+    with pytest.raises(InvalidInput, match="not a signed Ethereum transaction"):
+        raw_submission_create(transaction_id=tx.pk, raw_hex="0x" + "ab" * 40, actor=owner(1))
+
+    submission = raw_submission_create(transaction_id=tx.pk, raw_hex=signed(), actor=owner(1))
+    assert bytes(submission.raw)  # stored before anything was checked or sent
+    sent = raw_submission_process(client=client, submission_id=submission.pk)
+    assert sent.state == RawState.SENT and sent.function == "approveHash"
+    w3.eth.wait_for_transaction_receipt(HexStr(sent.tx_hash))
+    index()
+    assert [c.owner_address for c in tx.confirmations.all()] == [first.address]
+
+
+def test_the_executor_key_is_refused_when_bound_to_a_signer(chain: Any, tmp_path: Any) -> None:
+    key_file = tmp_path / "executor.key"
+    key_file.write_text("# PUBLIC TEST KEY (anvil)\n" + dev_account(OWNER_INDEXES[6]).key.hex() + "\n")
+    with override_settings(MULTISIG_EXECUTOR_KEY_FILE=str(key_file)):
+        with pytest.raises(ChainError, match="is bound to the signer owner7"):
+            executor_accounts()
+        Signer.objects.filter(user__username="owner7").delete()
+        assert [a.address for a in executor_accounts()] == [dev_account(OWNER_INDEXES[6]).address]
+
