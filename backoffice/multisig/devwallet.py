@@ -4,8 +4,9 @@ Served only when DEBUG and CHAIN_IS_LOCAL are both on and the node reports anvil
 otherwise both URLs answer 404 and the signing page does not load the script. The script installs
 an EIP-1193 provider only when no real wallet (MetaMask) is present, so the signing page runs the
 exact calls it makes with MetaMask. The server signs for the signed-in user's OWN bound address
-only, and answers nothing but the four methods the signing page needs: an unlocked anvil account
-could otherwise be made to send transactions.
+only, and answers nothing but the methods the signing page needs: an unlocked anvil account could
+otherwise be made to send anything. It sends only `approveHash` or `execTransaction` (operation 0)
+to a USDKG multisig of the user's own role, from the user's own address.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
+from backoffice.chain.models import Multisig, MultisigKind
 
 from .models import Signer
 
@@ -55,6 +57,39 @@ def node_typed_data_sign(*, address: str, typed_data: str) -> str:
     if response.get("error"):
         raise ChainError(f"the node refused to sign: {response['error'].get('message', response['error'])}")
     return str(response["result"])
+
+
+def node_transaction_send(*, sender: str, to: str, data: str) -> str:
+    """Have the local node send a transaction from its unlocked account `sender` (anvil only)."""
+    provider: Any = chain_client().w3.provider
+    try:
+        response = provider.make_request("eth_sendTransaction", [{"from": sender, "to": to, "data": data}])
+    except OSError as exc:
+        raise ChainUnavailable(f"the node at {settings.CHAIN_RPC_URL} does not answer: {exc}") from exc
+    if response.get("error"):
+        raise ChainError(f"the node refused the transaction: {response['error'].get('message', response['error'])}")
+    return str(response["result"])
+
+
+def _send_refusal(signer: Signer, params: Any) -> str:
+    """Why the development wallet will not send this transaction; "" when it may."""
+    call = params[0] if isinstance(params, list) and len(params) == 1 and isinstance(params[0], dict) else None
+    if call is None:
+        return "eth_sendTransaction takes [{from, to, data}]"
+    if str(call.get("from", "")).lower() != signer.address.lower():
+        return f"you may send only from your own address {signer.address}"
+    multisig = Multisig.objects.filter(chain_id=settings.CHAIN_ID, address__iexact=str(call.get("to", "")),
+                                       kind=MultisigKind.USDKG, role=signer.multisig).first()
+    if multisig is None:
+        return "the development wallet sends only to the USDKG multisig you sign for"
+    try:
+        data = bytes.fromhex(str(call.get("data", "")).removeprefix("0x"))
+    except ValueError:
+        return "data must be hexadecimal"
+    function, arguments = chain_client().usdkg_call_decode(data)
+    if function not in ("approveHash", "execTransaction") or arguments.get("operation") != 0:
+        return "the development wallet sends only approveHash or execTransaction of a call (operation 0)"
+    return ""
 
 
 def _rpc_error(code: int, message: str, *, status: int, request_id: Any = None) -> JsonResponse:
@@ -93,6 +128,17 @@ def dev_wallet_rpc(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"jsonrpc": "2.0", "id": request_id, "result": [signer.address] if signer else []})
     if method == "eth_chainId":
         return JsonResponse({"jsonrpc": "2.0", "id": request_id, "result": hex(settings.CHAIN_ID)})
+    if method == "eth_sendTransaction":
+        refusal = _send_refusal(signer, params) if signer is not None else "you have no signing address"
+        if refusal or signer is None:
+            logger.warning("dev-wallet refused send user=%s reason=%s", user.get_username(), refusal)
+            return _rpc_error(UNAUTHORIZED, refusal, status=403, request_id=request_id)
+        try:
+            tx_hash = node_transaction_send(sender=signer.address, to=params[0]["to"], data=params[0]["data"])
+        except ChainError as exc:
+            return _rpc_error(INTERNAL_ERROR, str(exc), status=502, request_id=request_id)
+        logger.info("dev-wallet sent user=%s address=%s tx=%s", user.get_username(), signer.address, tx_hash)
+        return JsonResponse({"jsonrpc": "2.0", "id": request_id, "result": tx_hash})
     if method != "eth_signTypedData_v4":
         return _rpc_error(UNSUPPORTED_METHOD, f"the development wallet does not do {method}", status=400,
                           request_id=request_id)

@@ -229,11 +229,11 @@ def chain_tx_report(*, transaction_id: int, tx_hash: str, actor: User) -> None:
     if len(tx_hash) != 66 or not tx_hash.startswith("0x") or any(c not in "0123456789abcdef" for c in tx_hash[2:]):
         raise InvalidInput("tx_hash: give the 0x-prefixed 32-byte transaction hash the wallet returned")
     tx = MultisigTransaction.objects.get(pk=transaction_id)
-    from backoffice.chain.tasks import chain_index_task
+    from backoffice.chain.tasks import chain_index_now_task
 
     with transaction.atomic():
         journal_record(action="multisig.wallet_sent", actor=actor, obj=tx, data={"tx_hash": tx_hash})
-        task_enqueue_on_commit(chain_index_task)
+        task_enqueue_on_commit(chain_index_now_task)
 
 
 # --- signed transactions handed in --------------------------------------------------------------

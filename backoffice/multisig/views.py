@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django.conf import settings
@@ -14,8 +15,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, reverse
 
+from backoffice.chain.client import ChainError, chain_client
+from backoffice.chain.models import Multisig
+
 from .devwallet import dev_wallet_enabled
+from .kinds import kind_of, multisig_of
 from .models import MultisigRole, MultisigTransaction, Signer, TxState
+from .onchain import CallRefused, approval_call_prepare, execution_call_prepare
 from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
 
 # Transactions still on their way: the multisig's queue, in the order the chain will take them.
@@ -49,6 +55,41 @@ def _proposal_url(decoded: dict[str, Any]) -> str:
     return ""
 
 
+def _onchain_context(user: User, tx: MultisigTransaction, multisig: Multisig) -> dict[str, Any]:
+    """What the page shows for a multisig whose owners approve on chain: whether this user may
+    approve or execute now (and why not), the owners with their ETH balances, the handed-in
+    transactions. The chain is asked here, once per page; a node that does not answer is said so."""
+    client = chain_client()
+    context: dict[str, Any] = {"approve_refusal": "", "execute_refusal": "", "owners": [], "chain_error": ""}
+    try:
+        try:
+            approval_call_prepare(client=client, transaction_id=tx.pk, actor=user)
+        except CallRefused as exc:
+            context["approve_refusal"] = str(exc)
+        if tx.state == TxState.APPROVED:
+            try:
+                execution_call_prepare(client=client, transaction_id=tx.pk, actor=user)
+            except CallRefused as exc:
+                context["execute_refusal"] = str(exc)
+        max_fee, _ = client.fees_estimate()
+        cost = max_fee * settings.MULTISIG_APPROVAL_GAS
+        bound = {s.address: s.user.get_username() for s in Signer.objects.filter(address__in=multisig.owners)
+                 .select_related("user")}
+        for owner in multisig.owners:
+            balance = client.balance(owner)
+            context["owners"].append({"address": owner, "username": bound.get(owner, ""),
+                                      "eth": _eth(balance), "low": balance < cost})
+        context["approval_cost"] = _eth(cost)
+    except ChainError as exc:
+        context["chain_error"] = f"The chain node could not be asked: {exc}"
+    context["raw_submissions"] = list(tx.raw_submissions.select_related("submitted_by").order_by("-created_at")[:10])
+    return context
+
+
+def _eth(wei: int) -> str:
+    return f"{Decimal(wei) / Decimal(10**18):.6f}"
+
+
 @login_required
 def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     tx = get_object_or_404(MultisigTransaction.objects.select_related("created_by", "replaces"), pk=tx_id)
@@ -63,20 +104,27 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     backing = decoded.get("backing")
     queue = (MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
              .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    multisig = multisig_of(tx)
+    onchain = not kind_of(multisig).signs_off_chain
     config = {
         "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
         "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
         "typed_data_url": reverse("multisig:typed-data", args=[tx.pk]),
         "signatures_url": reverse("multisig:signatures", args=[tx.pk]),
         "status_url": reverse("multisig:status", args=[tx.pk]),
+        "approve_call_url": reverse("multisig:approve-call", args=[tx.pk]),
+        "execute_call_url": reverse("multisig:execute-call", args=[tx.pk]),
+        "sent_url": reverse("multisig:sent", args=[tx.pk]), "raw_url": reverse("multisig:raw", args=[tx.pk]),
+        "onchain": onchain,
     }
     return render(request, "multisig/sign.html", {
         **admin.site.each_context(request),
         "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
-        "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal,
+        "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal and not onchain,
         "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": _proposal_url(decoded),
         "proposal_label": f"Case #{decoded['case']}" if "case" in decoded else f"Proposal #{decoded.get('proposal')}",
         "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
         "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),
-        "dev_wallet": dev_wallet_enabled(),
+        "dev_wallet": dev_wallet_enabled(), "onchain": onchain,
+        **(_onchain_context(user, tx, multisig) if onchain else {}),
     })

@@ -13,6 +13,7 @@ from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.models import JournalEntry
 from backoffice.multisig.models import MultisigTransaction, TxState
+from backoffice.multisig.tests.browser import owners_consent
 from conftest import TEST_PASSWORD
 from issuance.models import OwnerProposal, ProposalBacking, ProposalState
 
@@ -38,6 +39,7 @@ def _fill_issue(page, *, amount: str, deposit_reference: str) -> None:
     page.fill("#id_memo", "Browser test: backed by the audited test deposit.")
 
 
+@pytest.mark.parametrize("chain", ["safe", "usdkg"], indirect=True)
 def test_an_operator_proposes_an_issue_and_three_owners_sign_it_in_the_browser(
     live_server, browser, page, chain, gold_backing, celery_worker, settings, tmp_path
 ):
@@ -76,30 +78,20 @@ def test_an_operator_proposes_an_issue_and_three_owners_sign_it_in_the_browser(
     expect(page.locator("#tx-amount")).to_have_text("1,234.500000")
     expect(page.locator("#tx-recipient")).to_have_text(RECIPIENT)
     expect(page.locator("#tx-backing")).to_contain_text(gold_backing.reference)
-    expect(page.locator("#tx-progress")).to_have_text("0 of 3 signatures")
-    expect(page.locator("#sign-button")).to_have_count(0)  # operators follow, owners sign
+    noun = "signatures" if chain.kind == "safe" else "approvals"
+    expect(page.locator("#tx-progress")).to_have_text(f"0 of 3 {noun}")
+    expect(page.locator("#sign-button, #approve-button")).to_have_count(0)  # operators follow, owners consent
 
-    # Three owners, each in a browser of their own, sign with the development wallet.
-    owner_pages = []
-    for number in (1, 2, 3):
-        context = browser.new_context()
-        owner_page = context.new_page()
-        owner_page.set_default_timeout(15_000)
-        _log_in(owner_page, base, f"owner{number}", signing_path)
-        expect(owner_page.locator("#tx-state")).to_have_text("awaiting_signatures")
-        owner_page.click("#sign-button")
-        expect(owner_page.locator("#sign-result")).to_contain_text(f"Signature accepted: {number} of 3.")
-        expect(owner_page.locator("#sign-error")).to_be_hidden()
-        expect(owner_page.locator("#sign-button")).to_be_hidden()
-        if number == 1:
-            owner_page.screenshot(path=tmp_path / "3-owner1-signed.png", full_page=True)
-        owner_pages.append(owner_page)
+    # Three owners, each in a browser of their own, consent with the development wallet: they sign
+    # (Safe) or send approveHash (USDKG multisig, whose last approver then sends execTransaction).
+    owner_pages = owners_consent(browser, base, signing_path, ["owner1", "owner2", "owner3"], kind=chain.kind)
+    owner_pages[0].screenshot(path=tmp_path / "3-owner1-consented.png", full_page=True)
 
     # The worker puts it on chain; every open page follows it there.
     for watching in (page, owner_pages[-1]):
         expect(watching.locator("#tx-state")).to_have_text("executed", timeout=60_000)
         expect(watching.locator("#relayer-tx-hash")).to_have_text(re.compile(r"^0x[0-9a-f]{64}$"))
-    expect(page.locator("#tx-progress")).to_have_text("3 of 3 signatures")
+    expect(page.locator("#tx-progress")).to_have_text(f"3 of 3 {noun}")
     page.screenshot(path=tmp_path / "4-executed.png", full_page=True)
     for owner_page in owner_pages:
         owner_page.context.close()

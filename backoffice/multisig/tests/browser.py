@@ -1,0 +1,49 @@
+"""Owners consenting on the signing page in a real browser, whatever the multisig's kind: on a Safe
+they sign with the development wallet; on a USDKG multisig the wallet SENDS approveHash, the chain
+watcher counts it, and the last approver sends execTransaction from the page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from conftest import TEST_PASSWORD
+
+
+def log_in(page: Any, base_url: str, username: str, next_path: str) -> None:
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", TEST_PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base_url}{next_path}")
+
+
+def owners_consent(browser: Any, base_url: str, signing_path: str, usernames: list[str], *, kind: str) -> list[Any]:
+    """Each user, in a browser context of their own, signs or approves; returns their pages (open)."""
+    pages, threshold = [], len(usernames)
+    for number, username in enumerate(usernames, 1):
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        log_in(page, base_url, username, signing_path)
+        expect(page.locator("#tx-state")).to_have_text("awaiting_signatures")
+        if kind == "safe":
+            page.click("#sign-button")
+            expect(page.locator("#sign-result")).to_contain_text(f"Signature accepted: {number} of {threshold}.")
+            expect(page.locator("#sign-button")).to_be_hidden()
+        else:
+            page.click("#approve-button")
+            expect(page.locator("#sign-result")).to_contain_text("Sent 0x")
+            # Counted only once the watcher saw it on chain: the page follows the count.
+            expect(page.locator("#tx-progress")).to_contain_text(
+                f"{number} of {threshold} approvals" if number < threshold else f"of {threshold} approvals",
+                timeout=30_000)
+        expect(page.locator("#sign-error")).to_be_hidden()
+        pages.append(page)
+    if kind == "usdkg":
+        last = pages[-1]
+        # The threshold is seen: the page of the owner who completed it offers the execution.
+        expect(last.locator("#execute-button")).to_be_visible(timeout=30_000)
+        last.click("#execute-button")  # the page then follows it to `executed` (the caller waits for it)
+    return pages
