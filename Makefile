@@ -59,7 +59,7 @@ run: install
 	  for _ in $$(seq 100); do answers && break; sleep 0.1; done; \
 	  answers || { echo "anvil did not start: see var/anvil.log"; exit 1; }; \
 	fi; \
-	$(PY) manage.py deploy_chain --replace --multisig-kind safe; \
+	$(PY) manage.py deploy_chain --replace; \
 	$(PY) manage.py reserve_snapshot; \
 	echo; echo "USDKG back-office: http://127.0.0.1:$(PORT)/admin/"; \
 	echo "Demo logins (user password role address) from var/demo-logins.txt:"; cat var/demo-logins.txt; \

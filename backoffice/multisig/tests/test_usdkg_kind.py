@@ -186,3 +186,27 @@ def test_the_executor_key_is_refused_when_bound_to_a_signer(chain: Any, tmp_path
         Signer.objects.filter(user__username="owner7").delete()
         assert [a.address for a in executor_accounts()] == [dev_account(OWNER_INDEXES[6]).address]
 
+
+
+def test_a_reorg_under_approvals_rewinds_and_counts_each_approval_once(chain: Any, gold_backing: Any) -> None:
+    client = chain_client()
+    provider: Any = client.w3.provider
+    tx = issue_propose(1_000_000, recipient())
+    snapshot = provider.make_request("evm_snapshot", [])["result"]
+    approve(tx, 1, 2)
+    index()
+    assert sorted(c.owner_address for c in tx.confirmations.all()) == sorted(
+        dev_account(OWNER_INDEXES[i]).address for i in (0, 1))
+    # The chain forgets both approvals; on the new fork owners 2 and 3 approve, and it grows longer.
+    provider.make_request("evm_revert", [snapshot])
+    approve(tx, 2, 3)
+    for _ in range(3):
+        provider.make_request("evm_mine", [])
+    index()
+    approvals = sorted(c.owner_address for c in tx.confirmations.all())
+    assert approvals == sorted(dev_account(OWNER_INDEXES[i]).address for i in (1, 2))  # owner 1's is gone
+    assert JournalEntry.objects.filter(action="chain.reorg").exists()
+    tx.refresh_from_db()
+    assert tx.state == TxState.AWAITING_SIGNATURES  # 2 of 3, as the chain now says
+    index()
+    assert tx.confirmations.count() == 2
