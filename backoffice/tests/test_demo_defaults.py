@@ -67,14 +67,16 @@ class DemoServer:
 
 
 @contextmanager
-def demo_server(var_dir: Path, anvil: AnvilNode) -> Iterator[DemoServer]:
-    """`make run`'s web process (threaded runserver) on a fresh SQLite database, seeded and deployed."""
+def demo_server(var_dir: Path, anvil: AnvilNode, *, kind: str = "usdkg") -> Iterator[DemoServer]:
+    """`make run`'s web process (threaded runserver) on a fresh SQLite database, seeded and deployed
+    (multisigs of `kind`: make run's default is the production kind, usdkg)."""
     port = _free_port()
     server = DemoServer(url=f"http://127.0.0.1:{port}",
                         env=demo_env(var_dir, CHAIN_RPC_URL=anvil.url, CHAIN_ID=str(anvil.chain_id)))
     server.manage("migrate", "--noinput", "-v", "0")
     server.manage("seed_demo")  # also writes the relayer key under VAR_DIR, as in `make run`
-    server.manage("deploy_chain")  # this database has no deployment: fresh contracts on the shared anvil
+    # This database has no deployment: fresh contracts on the shared anvil.
+    server.manage("deploy_chain", "--multisig-kind", kind)
     log = (var_dir / "web.log").open("w")
     process = subprocess.Popen([PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
                                cwd=ROOT, env=server.env, stdout=log, stderr=subprocess.STDOUT)
@@ -120,7 +122,8 @@ def test_six_owners_signing_at_the_same_moment_on_the_sqlite_demo_get_no_server_
     anvil: AnvilNode, tmp_path: Path
 ) -> None:
     rounds = 5
-    with demo_server(tmp_path / "var", anvil) as server:
+    # Off-chain signatures posted at one instant: the Safe kind, where the server stores what owners send.
+    with demo_server(tmp_path / "var", anvil, kind="safe") as server:
         setup = json.loads(server.manage("shell", "-c", _PROPOSALS_AWAITING_SIGNATURES.format(rounds=rounds))
                            .strip().splitlines()[-1])
         signers = [f"owner{n}" for n in range(1, 7)]

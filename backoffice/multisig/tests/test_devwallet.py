@@ -120,7 +120,9 @@ def test_it_answers_only_what_the_signing_page_needs(dev_mode, tx):
     owner = _client("owner1")
     nonce = chain_client().account_nonce(OWNER1)
     send = _rpc(owner, "eth_sendTransaction", [{"from": OWNER1, "to": OWNER2, "value": "0x1"}])
-    assert send.status_code == 400 and send.json()["error"]["code"] == 4200
+    assert send.status_code == 403 and "only to the USDKG multisig you sign for" in send.json()["error"]["message"]
+    unknown = _rpc(owner, "eth_sign", [OWNER1, "0x00"])
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == 4200
     assert chain_client().account_nonce(OWNER1) == nonce  # nothing reached the node
 
     permit = {"types": {"EIP712Domain": [], "Permit": []}, "primaryType": "Permit", "domain": {}, "message": {}}
