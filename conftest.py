@@ -173,10 +173,12 @@ def chain(chain_session: ChainFixture, db: None, request: pytest.FixtureRequest)
 
 @contextmanager
 def celery_worker_process(
-    chain_session: ChainFixture, log_dir: Path, *, name: str, rpc_url: str | None = None
+    chain_session: ChainFixture, log_dir: Path, *, name: str, rpc_url: str | None = None, queue: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process (its own process group) on the real broker, the test database
-    and anvil (or `rpc_url`, e.g. a proxy a test controls); ready when it answers a ping."""
+    and anvil (or `rpc_url`, e.g. a proxy a test controls), consuming `queue` (default: the session's);
+    ready when it answers a ping."""
     from django.conf import settings
     from django.db import connection
 
@@ -191,18 +193,19 @@ def celery_worker_process(
         "DJANGO_SETTINGS_MODULE": "backoffice.settings.test",
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "CELERY_TASK_DEFAULT_QUEUE": queue or settings.CELERY_TASK_DEFAULT_QUEUE,  # what it sends, it consumes
         "CHAIN_RPC_URL": rpc_url or settings.CHAIN_RPC_URL,
         "CHAIN_ID": str(settings.CHAIN_ID),
         "CHAIN_CONFIRMATIONS": str(settings.CHAIN_CONFIRMATIONS),
         "RELAYER_PRIVATE_KEY_FILE": str(chain_session.relayer_key_file),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        **(extra_env or {}),
     }
     log_path = log_dir / f"{name.split('@')[0]}.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "celery"), "-A", "backoffice", "worker", "--loglevel=INFO", "-n", name,
-         "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency=2", "--without-gossip", "--without-mingle"],
+         "-Q", queue or settings.CELERY_TASK_DEFAULT_QUEUE, "--concurrency=2", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
