@@ -49,7 +49,11 @@ def _log_in(page: Page, base_url: str, username: str, next_path: str) -> None:
     page.wait_for_url(f"{base_url}{next_path}")
 
 
-def _propose(page: Page, base_url: str, case: Case, action: str, *, confirm: str | None = None) -> str:
+def _noun(kind: str) -> str:
+    return "signatures" if kind == "safe" else "approvals"
+
+
+def _propose(page: Page, base_url: str, case: Case, action: str, *, kind: str, confirm: str | None = None) -> str:
     """On the case page, propose `action` and follow the new proposal's link to its signing page."""
     change_path = f"/admin/compliance/case/{case.pk}/change/"
     page.goto(f"{base_url}{change_path}")
@@ -70,37 +74,50 @@ def _propose(page: Page, base_url: str, case: Case, action: str, *, confirm: str
     row.locator("a.signing-link").click()
     page.wait_for_url(f"{base_url}{signing_path}")
     expect(page.locator("#tx-state")).to_have_text("awaiting_signatures")
-    expect(page.locator("#tx-progress")).to_have_text("0 of 5 signatures")
+    expect(page.locator("#tx-progress")).to_have_text(f"0 of 5 {_noun(kind)}")
     return signing_path
 
 
-def _five_sign(officer_pages: list[Page], base_url: str, signing_path: str, shots: Path | None = None) -> str:
-    """Each officer signs on the signing page; four signatures leave it waiting, the fifth gets it executed.
-    Returns the relayer's transaction hash shown on the page."""
+def _five_sign(officer_pages: list[Page], base_url: str, signing_path: str, *, kind: str,
+               shots: Path | None = None) -> str:
+    """Each officer consents on the signing page: signs (Safe) or sends approveHash (USDKG multisig);
+    four leave it waiting, the fifth gets it executed (by the relayer, or by the fifth officer's
+    execTransaction). Returns the executing transaction's hash shown on the page."""
+    noun = _noun(kind)
     for number, officer_page in enumerate(officer_pages, start=1):
         officer_page.goto(f"{base_url}{signing_path}")
         expect(officer_page.locator("#dev-wallet-notice")).to_be_visible()
         expect(officer_page.locator("#tx-state")).to_have_text("awaiting_signatures")
-        expect(officer_page.locator("#tx-progress")).to_have_text(f"{number - 1} of 5 signatures")
-        officer_page.click("#sign-button")
-        expect(officer_page.locator("#sign-result")).to_contain_text(f"Signature accepted: {number} of 5.")
+        expect(officer_page.locator("#tx-progress")).to_have_text(f"{number - 1} of 5 {noun}")
+        if kind == "safe":
+            officer_page.click("#sign-button")
+            expect(officer_page.locator("#sign-result")).to_contain_text(f"Signature accepted: {number} of 5.")
+            expect(officer_page.locator("#sign-button")).to_be_hidden()
+        else:
+            officer_page.click("#approve-button")
+            expect(officer_page.locator("#sign-result")).to_contain_text("Sent 0x")
+            if number < 5:  # counted once the watcher saw it on chain
+                expect(officer_page.locator("#tx-progress")).to_have_text(f"{number} of 5 {noun}", timeout=30_000)
         expect(officer_page.locator("#sign-error")).to_be_hidden()
-        expect(officer_page.locator("#sign-button")).to_be_hidden()
         if number == 4:
             # Four of five never execute: the page, the database and the chain all still wait for the fifth.
-            expect(officer_page.locator("#tx-progress")).to_have_text("4 of 5 signatures")
+            expect(officer_page.locator("#tx-progress")).to_have_text(f"4 of 5 {noun}")
             officer_page.reload()
             expect(officer_page.locator("#tx-state")).to_have_text("awaiting_signatures")
-            expect(officer_page.locator("#tx-progress")).to_have_text("4 of 5 signatures")
+            expect(officer_page.locator("#tx-progress")).to_have_text(f"4 of 5 {noun}")
             expect(officer_page.locator("#relayer-row")).to_be_hidden()
             tx = MultisigTransaction.objects.get(pk=int(signing_path.strip("/").rsplit("/", 1)[-1]))
             assert (tx.state, tx.relayer_tx_hash, tx.confirmations.count()) == (TxState.AWAITING_SIGNATURES, "", 4)
             if shots is not None:
                 officer_page.screenshot(path=shots / "4-of-5.png", full_page=True)
     last = officer_pages[-1]
+    if kind == "usdkg":
+        # The fifth approval seen on chain: the fifth officer's page offers the execution.
+        expect(last.locator("#execute-button")).to_be_visible(timeout=30_000)
+        last.click("#execute-button")
     expect(last.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)
     expect(last.locator("#relayer-tx-hash")).to_have_text(re.compile(r"^0x[0-9a-f]{64}$"))
-    expect(last.locator("#tx-progress")).to_have_text("5 of 5 signatures")
+    expect(last.locator("#tx-progress")).to_have_text(f"5 of 5 {noun}")
     return last.locator("#relayer-tx-hash").inner_text()
 
 
@@ -124,6 +141,7 @@ def _register_row(page: Page, base_url: str, tx: MultisigTransaction) -> Locator
     return page.locator(f'#register tr.register-row[data-address="{HOLDER}"]')
 
 
+@pytest.mark.parametrize("chain", ["safe", "usdkg"], indirect=True)
 def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
     live_server, browser: Browser, page: Page, chain, gold_backing, celery_worker, settings, tmp_path: Path
 ):
@@ -159,9 +177,10 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
 
     try:
         # --- blacklist -----------------------------------------------------------------------
-        signing_path = _propose(page, base, case, "blacklist")
+        kind = chain.kind
+        signing_path = _propose(page, base, case, "blacklist", kind=kind)
         expect(page.locator("#tx-function")).to_have_text("addBlackList")
-        relayer_hash = _five_sign(officer_pages, base, signing_path, shots=tmp_path)
+        relayer_hash = _five_sign(officer_pages, base, signing_path, kind=kind, shots=tmp_path)
         expect(page.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)  # officer1 follows
         expect(page.locator("#relayer-tx-hash")).to_have_text(relayer_hash)
         page.screenshot(path=tmp_path / "2-blacklist-executed.png", full_page=True)
@@ -189,10 +208,10 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         supply_before, balance = client.token_total_supply(token), client.token_balance(token, HOLDER)
         page.goto(f"{base}/admin/compliance/case/{case.pk}/propose/destroy_funds/")
         expect(page.locator("#on-chain-balance")).to_have_text("750.000000")
-        signing_path = _propose(page, base, case, "destroy_funds", confirm="750")
+        signing_path = _propose(page, base, case, "destroy_funds", kind=kind, confirm="750")
         expect(page.locator("#tx-function")).to_have_text("destroyBlackFunds")
         expect(page.locator("#tx-amount")).to_have_text("750.000000")
-        relayer_hash = _five_sign(officer_pages, base, signing_path)
+        relayer_hash = _five_sign(officer_pages, base, signing_path, kind=kind)
         expect(page.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)
         page.screenshot(path=tmp_path / "4-destroy-executed.png", full_page=True)
         _executed(signing_path, relayer_hash)
@@ -205,9 +224,9 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         assert client.token_is_blacklisted(token, HOLDER)  # destroying keeps the address frozen
 
         # --- unblacklist -----------------------------------------------------------------------
-        signing_path = _propose(page, base, case, "unblacklist")
+        signing_path = _propose(page, base, case, "unblacklist", kind=kind)
         expect(page.locator("#tx-function")).to_have_text("removeBlackList")
-        relayer_hash = _five_sign(officer_pages, base, signing_path)
+        relayer_hash = _five_sign(officer_pages, base, signing_path, kind=kind)
         expect(page.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)
         unblacklist_tx = _executed(signing_path, relayer_hash)
         assert not client.token_is_blacklisted(token, HOLDER)

@@ -70,15 +70,10 @@ def price_record(*, operator: User, usd_per_oz: str, minutes_ago: int = 1) -> No
 
 
 def issue_on_chain(*, amount: int, recipient: str) -> None:
-    """Put `amount` base units on chain through the issuance multisig: 3 owner signatures, then the
-    broadcaster and follower services run here (the Celery worker path is proven in test_spine)."""
-    from backoffice.chain.client import chain_client
+    """Put `amount` base units on chain through the issuance multisig, of whichever kind: 3 owners
+    consent, and the execution runs in this process (the Celery worker path is proven elsewhere)."""
     from backoffice.multisig.models import TxState
-    from backoffice.multisig.services import multisig_transaction_broadcast, multisig_transaction_follow
-    from backoffice.multisig.tests.helpers import issue_propose, owners_sign
+    from backoffice.multisig.tests.helpers import consent_and_execute, issue_propose
 
-    tx = owners_sign(issue_propose(amount, recipient))
-    client = chain_client()
-    multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
-    settled = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    settled = consent_and_execute(issue_propose(amount, recipient), ["owner1", "owner2", "owner3"])
     assert settled.state == TxState.EXECUTED, settled.failure_reason

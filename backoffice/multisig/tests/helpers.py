@@ -57,3 +57,68 @@ def issue_propose(amount: int, recipient: str, *, decoded: dict[str, object] | N
         data=client.token_calldata("issue", recipient, amount),
         decoded=decoded if decoded is not None else {"function": "issue", "to": recipient, "amount": str(amount)},
         actor=get_user_model().objects.get(username="operator"))
+
+
+def chain_index_until_head() -> None:
+    """Run the chain watcher (and its consumers) in this process until it is at the confirmed head."""
+    from backoffice.chain.client import chain_client
+    from backoffice.chain.watcher import chain_index_step
+
+    while True:
+        step = chain_index_step(client=chain_client(), max_blocks=5000)
+        if step.to_block < step.from_block:
+            return
+
+
+def wallet_send(call: dict[str, object]) -> str:
+    """What a wallet does with the signing page's call: send it from the owner's account (anvil keeps
+    the demo owners' accounts unlocked), wait for it to be mined."""
+    from backoffice.chain.client import chain_client
+
+    w3 = chain_client().w3
+    tx_hash = w3.eth.send_transaction({"from": call["from"], "to": call["to"], "data": call["data"]})  # type: ignore[typeddict-item]
+    assert w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1
+    return "0x" + bytes(tx_hash).hex()
+
+
+def consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> MultisigTransaction:
+    """Whatever the multisig's kind, have `usernames` consent and put `tx` on chain in this process:
+    signatures then the relayer (Safe), or on-chain approvals counted by the watcher then the last
+    approver's execTransaction (USDKG multisig). Returns the row, settled."""
+    from django.contrib.auth import get_user_model
+
+    from backoffice.chain.client import chain_client
+    from backoffice.multisig.kinds import kind_of, multisig_of
+    from backoffice.multisig.onchain import approval_call_prepare, execution_call_prepare
+    from backoffice.multisig.services import (
+        confirmation_add,
+        multisig_transaction_broadcast,
+        multisig_transaction_follow,
+    )
+
+    client, users = chain_client(), get_user_model().objects
+    if kind_of(multisig_of(tx)).signs_off_chain:
+        from eth_account import Account
+
+        from backoffice.chain.devkeys import OFFICER_INDEXES, OWNER_INDEXES, dev_account
+
+        typed = tx_typed(tx)
+        for username in usernames:
+            indexes = OWNER_INDEXES if username.startswith("owner") else OFFICER_INDEXES
+            key = dev_account(indexes[int(username[-1]) - 1]).key
+            confirmation_add(client=client, transaction_id=tx.pk, actor=users.get(username=username),
+                             signature=bytes(Account.sign_typed_data(key, full_message=typed).signature))
+        multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+        return multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    for username in usernames:
+        wallet_send(approval_call_prepare(client=client, transaction_id=tx.pk, actor=users.get(username=username)))
+    chain_index_until_head()
+    wallet_send(execution_call_prepare(client=client, transaction_id=tx.pk, actor=users.get(username=usernames[-1])))
+    chain_index_until_head()
+    return MultisigTransaction.objects.get(pk=tx.pk)
+
+
+def tx_typed(tx: MultisigTransaction) -> dict[str, object]:
+    from backoffice.multisig.services import safe_tx_of
+
+    return safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)

@@ -24,8 +24,9 @@ from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.multisig.models import MultisigTransaction, Signer, TxState
 from backoffice.multisig.tasks import multisig_sweep_task, multisig_transaction_broadcast_task
+from backoffice.multisig.tests.helpers import chain_index_until_head as index
 from backoffice.multisig.tests.helpers import issue_propose, tx_wait
-from backoffice.multisig.tests.test_usdkg_kind import approve, index
+from backoffice.multisig.tests.test_usdkg_kind import approve
 from conftest import ROOT, celery_worker_process
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration,

@@ -14,7 +14,6 @@ from eth_typing import HexStr
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.devkeys import OFFICER_INDEXES, OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
-from backoffice.chain.watcher import chain_index_step
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.models import JournalEntry
 from backoffice.multisig.kinds import executor_accounts, safe_tx_of
@@ -27,27 +26,12 @@ from backoffice.multisig.onchain import (
     raw_submission_process,
 )
 from backoffice.multisig.services import SignatureRefused, confirmation_add
-from backoffice.multisig.tests.helpers import issue_propose, owner_signature
+from backoffice.multisig.tests.helpers import chain_index_until_head as index
+from backoffice.multisig.tests.helpers import issue_propose, owner_signature, wallet_send
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("chain", ["usdkg"], indirect=True)]
 
 User = get_user_model()
-
-
-def index() -> None:
-    while True:
-        step = chain_index_step(client=chain_client(), max_blocks=5000)
-        if step.to_block < step.from_block:
-            return
-
-
-def wallet_send(call: dict[str, Any]) -> str:
-    """What a wallet does with the page's call: send it from the owner's (anvil-unlocked) account."""
-    w3 = chain_client().w3
-    tx_hash = w3.eth.send_transaction({"from": call["from"], "to": call["to"], "data": call["data"]})
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
-    assert receipt["status"] == 1
-    return "0x" + bytes(tx_hash).hex()
 
 
 def owner(n: int) -> Any:
