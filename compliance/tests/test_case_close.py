@@ -166,3 +166,37 @@ def test_closing_makes_no_chain_call_so_it_works_with_the_node_down(chain, setti
         chain_client().block_number()
     assert _close(proposal.case).state == "closed"
     assert MultisigTransaction.objects.get(replaces=proposal.transaction).state == TxState.AWAITING_SIGNATURES
+
+
+@pytest.mark.parametrize("chain", ["usdkg"], indirect=True)
+@pytest.mark.parametrize("approved", [1, 5])
+def test_on_the_usdkg_multisig_closing_after_on_chain_approvals_leaves_nothing_that_can_execute(chain, approved):
+    """Approvals on the USDKG multisig never expire: the withdrawn blacklist is only dead once its
+    rejection executes at its nonce, and after that no officer can execute it."""
+    from backoffice.multisig.onchain import CallRefused, approval_call_prepare, execution_call_prepare
+    from backoffice.multisig.tests.helpers import chain_index_until_head, consent_and_execute, wallet_send
+
+    client, token = chain_client(), deployment_get().token
+    proposal = _blacklist_proposed()
+    tx = proposal.transaction
+    for n in range(1, approved + 1):
+        wallet_send(approval_call_prepare(client=client, transaction_id=tx.pk, actor=officer(n)))
+    chain_index_until_head()
+    tx.refresh_from_db()
+    assert tx.confirmations.count() == approved
+    assert tx.state == (TxState.APPROVED if approved == 5 else TxState.AWAITING_SIGNATURES)
+
+    _close(proposal.case)
+
+    tx.refresh_from_db()
+    rejection = MultisigTransaction.objects.get(replaces=tx)
+    assert tx.state == TxState.CANCELLED and _live_at(tx) == ["rejection"]
+    with pytest.raises(CallRefused, match="cancelled"):
+        execution_call_prepare(client=client, transaction_id=tx.pk, actor=officer(5))
+    assert consent_and_execute(rejection, [f"officer{n}" for n in (1, 2, 3, 4, 5)]).state == TxState.EXECUTED
+    assert client.safe_nonce(tx.safe_address) == tx.nonce + 1  # the blacklist's nonce is consumed
+    exec_data = client.usdkg_exec_data(multisig=tx.safe_address, tx=safe_tx_of(tx))
+    with pytest.raises(Exception, match="Not enough approvals"):  # whoever holds what was approved
+        client.w3.eth.call({"from": dev_account(OFFICER_INDEXES[4]).address, "to": tx.safe_address,
+                            "data": "0x" + exec_data.hex()})
+    assert not client.token_is_blacklisted(token, proposal.address)
