@@ -122,6 +122,8 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
         "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
         "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal and not onchain,
         "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": _proposal_url(decoded),
+        # On the USDKG multisig only the lowest pending nonce can gather approvals; the rest wait for it.
+        "queue_head": min((item.nonce for item in queue), default=None),
         "proposal_label": f"Case #{decoded['case']}" if "case" in decoded else f"Proposal #{decoded.get('proposal')}",
         "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
         "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),

@@ -59,6 +59,12 @@ def test_approvals_are_counted_from_the_chain_and_the_last_approver_executes(cha
     assert tx.state == TxState.AWAITING_SIGNATURES and tx.confirmations.count() == 2
     with pytest.raises(CallRefused, match="only an approved transaction"):
         execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(2))
+    # Before the threshold the chain refuses the execution too, and nothing moves.
+    exec_data = client.usdkg_exec_data(multisig=tx.safe_address, tx=safe_tx_of(tx))
+    with pytest.raises(Exception, match="Not enough approvals"):
+        client.w3.eth.send_transaction({"from": dev_account(OWNER_INDEXES[1]).address, "to": tx.safe_address,
+                                        "data": HexStr("0x" + exec_data.hex())})
+    assert client.safe_nonce(tx.safe_address) == tx.nonce and client.token_balance(deployment_get().token, to) == 0
     approve(tx, 3)
     index()
     tx.refresh_from_db()
@@ -194,3 +200,19 @@ def test_a_reorg_under_approvals_rewinds_and_counts_each_approval_once(chain: An
     assert tx.state == TxState.AWAITING_SIGNATURES  # 2 of 3, as the chain now says
     index()
     assert tx.confirmations.count() == 2
+
+
+def test_the_signing_page_says_which_transaction_waits_for_which_nonce_and_shows_owners_balances(
+    chain: Any, gold_backing: Any
+) -> None:
+    from django.test import Client
+
+    head, later = issue_propose(1_000_000, recipient()), issue_propose(2_000_000, recipient())
+    browser = Client()
+    browser.force_login(owner(1))
+    page = browser.get(f"/multisig/{later.pk}/").content.decode()
+    assert f"waits for nonce {later.nonce}" in page and 'id="approve-button"' not in page
+    assert f"waits for nonce {later.nonce} (the head is {head.nonce})" in page and "head of the queue" in page
+    assert page.count('class="low-balance"') == 0 and dev_account(OWNER_INDEXES[6]).address in page
+    head_page = browser.get(f"/multisig/{head.pk}/").content.decode()
+    assert 'id="approve-button"' in head_page and 'id="raw-form"' in head_page
