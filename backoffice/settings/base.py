@@ -226,6 +226,8 @@ MULTISIG_GUARDS = ["issuance.guards.issue_guard", "compliance.guards.destroy_gua
 # Run once a multisig transaction is executed (dotted paths).
 MULTISIG_AFTER_EXECUTION = ["compliance.services.register_after_execution"]
 # A relayer transaction without a receipt after this long is replaced (same nonce, higher fees).
+# What `seed_demo` adds after the users, per app (each returns what it made, "" when nothing).
+DEMO_SEEDERS = ["issuance.demo.demo_gold_seed"]
 # USDKG multisigs: only an owner may execute. A file of owner keys (one per line) the worker executes
 # approved transactions with; empty: the owner whose approval completes the threshold sends it from
 # the signing page. A key bound to a signer is refused: the executor never approves.

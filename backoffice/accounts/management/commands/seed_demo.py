@@ -3,8 +3,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
 
-from backoffice.accounts.services import demo_gold_seed, demo_seed
+from backoffice.accounts.services import demo_seed
 from backoffice.chain.devkeys import RELAYER_INDEX, dev_account
 
 
@@ -16,9 +17,10 @@ class Command(BaseCommand):
             raise CommandError("seed_demo binds signers to PUBLIC test keys: refused unless CHAIN_IS_LOCAL is on")
         seeded = demo_seed()
         self._relayer_key_write()
-        bars = demo_gold_seed()
-        if bars:
-            self.stdout.write(f"Demo gold: 3 audited deposits ({bars} bars), an accepted audit, a gold price")
+        for path in settings.DEMO_SEEDERS:  # each app's demo data, without the kernel importing the apps
+            made = import_string(path)()
+            if made:
+                self.stdout.write(made)
         created = [s for s in seeded if s.password]
         credentials = Path(settings.VAR_DIR) / "demo-logins.txt"
         if created:
