@@ -216,3 +216,54 @@ def test_the_signing_page_says_which_transaction_waits_for_which_nonce_and_shows
     assert page.count('class="low-balance"') == 0 and dev_account(OWNER_INDEXES[6]).address in page
     head_page = browser.get(f"/multisig/{head.pk}/").content.decode()
     assert 'id="approve-button"' in head_page and 'id="raw-form"' in head_page
+
+
+def test_an_owner_short_of_gas_is_warned_on_the_signing_page(chain: Any, gold_backing: Any) -> None:
+    from django.test import Client
+
+    tx = issue_propose(1_000_000, recipient())
+    w3 = chain_client().w3
+    sixth = dev_account(OWNER_INDEXES[5]).address
+    balance = w3.eth.get_balance(sixth)
+    provider: Any = w3.provider
+    provider.make_request("anvil_setBalance", [sixth, hex(10**9)])  # one gwei: far below an approval's gas
+    try:
+        browser = Client()
+        browser.force_login(owner(1))
+        page = browser.get(f"/multisig/{tx.pk}/").content.decode()
+    finally:
+        provider.make_request("anvil_setBalance", [sixth, hex(balance)])
+    assert page.count('class="low-balance"') == 1
+    row = page.split('class="low-balance"', 1)[1].split("</tr>", 1)[0]
+    assert sixth in row and "owner6" in row and "below the" in row
+
+
+def test_a_signed_transaction_handed_in_by_api_is_stored_or_refused_with_nothing_stored(
+    chain: Any, gold_backing: Any
+) -> None:
+    from rest_framework.test import APIClient
+
+    from backoffice.multisig.models import RawSubmission
+
+    tx = issue_propose(1_000_000, recipient())
+    api = APIClient()
+    api.force_authenticate(owner(1))
+    for text, message in (("", "paste or upload"), ("0xzz", "hexadecimal"), ("0x" + "00" * 10, "not a signed")):
+        response = api.post(f"/multisig/{tx.pk}/raw/", {"raw": text}, format="json")
+        assert response.status_code == 400 and message in response.json()["detail"], response.content
+    assert not RawSubmission.objects.exists()
+    call = approval_call_prepare(client=chain_client(), transaction_id=tx.pk, actor=owner(1))
+    account = dev_account(OWNER_INDEXES[0])
+    w3 = chain_client().w3
+    signed = account.sign_transaction({"to": call["to"], "data": call["data"], "value": 0, "gas": 200_000,
+                                    "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "chainId": tx.chain_id,
+                                       "nonce": w3.eth.get_transaction_count(account.address)})
+    signed_raw = bytes(signed.raw_transaction)
+    response = api.post(f"/multisig/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
+    assert response.status_code == 202, response.content
+    stored = RawSubmission.objects.get()
+    assert bytes(stored.raw) == signed_raw and stored.state == RawState.RECEIVED and stored.tx_hash == response.json()[
+        "tx_hash"]
+    again = api.post(f"/multisig/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
+    assert again.status_code == 400 and "already" in again.json()["detail"]
+    assert RawSubmission.objects.count() == 1
