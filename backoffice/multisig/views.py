@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 from django.conf import settings
 from django.contrib import admin
@@ -12,8 +12,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
+from .actions import transaction_display, transaction_record
 from .devwallet import dev_wallet_enabled
 from .models import MultisigRole, MultisigTransaction, Signer, TxState
 from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
@@ -21,7 +22,7 @@ from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
 # Transactions still on their way: the multisig's queue, in the order the chain will take them.
 PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 # Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
-_SHOWN_KEYS = {"function", "to", "amount", "tokens", "backing", "proposal", "case"}
+_SHOWN_KEYS = {"function", "action", "description", "to", "amount", "tokens", "backing"}
 
 
 def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, signed: bool) -> str:
@@ -37,18 +38,6 @@ def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, si
     return ""
 
 
-def _proposal_url(decoded: dict[str, Any]) -> str:
-    """The admin page of what the transaction was proposed for: an owner proposal or a compliance case."""
-    for key, url_name in (("proposal", "admin:issuance_ownerproposal_change"),
-                          ("case", "admin:compliance_case_change")):
-        if isinstance(decoded.get(key), int):
-            try:
-                return reverse(url_name, args=[decoded[key]])
-            except NoReverseMatch:
-                return ""
-    return ""
-
-
 @login_required
 def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     tx = get_object_or_404(MultisigTransaction.objects.select_related("created_by", "replaces"), pk=tx_id)
@@ -59,10 +48,14 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     status = transaction_status(tx)
     signed = any(s["address"] == (signer.address if signer else None) for s in status["signed_by"])
     refusal = _sign_refusal(user, tx, signer, signed)
-    decoded = tx.decoded if isinstance(tx.decoded, dict) else {}
+    # What is signed, read from the bytes through the action registry: never the author's `decoded` JSON.
+    decoded = transaction_display(tx)
+    record = transaction_record(tx)
     backing = decoded.get("backing")
-    queue = (MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
-             .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    queue = list(MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
+                 .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    for item in queue:
+        item.call = transaction_display(item, details=False)
     config = {
         "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
         "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
@@ -74,8 +67,8 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
         **admin.site.each_context(request),
         "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
         "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal,
-        "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": _proposal_url(decoded),
-        "proposal_label": f"Case #{decoded['case']}" if "case" in decoded else f"Proposal #{decoded.get('proposal')}",
+        "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": record.url if record else "",
+        "proposal_label": record.label if record else "", "description": decoded.get("description", ""),
         "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
         "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),
         "dev_wallet": dev_wallet_enabled(),

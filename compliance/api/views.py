@@ -165,11 +165,11 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     )
     def create(self, request: Request) -> Response:
         data = self.parsed(s.ComplianceProposalCreateSerializer, request)
-        confirm = data.get("confirm_amount")
-        proposal = services.compliance_proposal_create(
-            client=chain_client(), case_id=data["case"].pk, action=data["action"], actor=_actor(request),
-            confirm_amount=str(confirm) if confirm is not None else None,
-        )
+        case, action = data.pop("case"), data.pop("action")
+        # Token inputs reach the service as the text typed: it parses them (e.g. the destroy confirmation).
+        inputs = {name: str(value) if value is not None else None for name, value in data.items()}
+        proposal = services.compliance_proposal_create(client=chain_client(), case_id=case.pk, action=action,
+                                                       actor=_actor(request), **inputs)
         return self.presented(proposal.pk, status.HTTP_201_CREATED)
 
     @extend_schema(summary="The EIP-712 typed data to sign with eth_signTypedData_v4 (officer)",

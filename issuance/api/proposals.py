@@ -33,10 +33,11 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
+from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
 from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 from backoffice.multisig.services import confirmation_add, safe_tx_of
 from issuance import services
-from issuance.models import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
+from issuance.models import OwnerProposal, ProposalBacking, ProposalState
 
 from .permissions import ActionPermission
 from .serializers import DecimalStringField, ErrorSerializer, ReasonSerializer
@@ -92,10 +93,9 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
     # choice set under two property names makes the schema generator warn (and --fail-on-warn fail).
     status = serializers.CharField(source="state", read_only=True,
                                    help_text=f"The transaction's state: one of {', '.join(TxState.values)}.")
-    function = serializers.CharField(source="decoded.function", read_only=True, allow_null=True,
-                                     help_text="The token (or multisig) function called; 'rejection' for a "
-                                               "rejection transaction.")
-    decoded = serializers.DictField(read_only=True, help_text="The call in readable form, as frozen when proposed.")
+    function = serializers.SerializerMethodField(help_text="The token function its bytes call; 'rejection' for a "
+                                                           "rejection transaction.")
+    decoded = serializers.SerializerMethodField(help_text="The call in readable form, decoded from its bytes.")
     proposal = serializers.IntegerField(source="owner_proposal.pk", read_only=True, allow_null=True,
                                         help_text="The owner proposal this transaction carries out, if any.")
     replaces = serializers.CharField(source="replaces.safe_tx_hash", read_only=True, allow_null=True,
@@ -110,6 +110,13 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
                   "replaces", "threshold", "confirmations_count", "signatures", "confirmations", "created_at",
                   "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
+
+    def get_function(self, tx: MultisigTransaction) -> str:
+        return str(transaction_display(tx, details=False)["function"])
+
+    @extend_schema_field({"type": "object", "additionalProperties": True})
+    def get_decoded(self, tx: MultisigTransaction) -> dict[str, Any]:
+        return transaction_display(tx, details=False)
 
     def get_confirmations_count(self, tx: MultisigTransaction) -> int:
         return len(tx.confirmations.all())  # prefetched: no query per row
@@ -130,7 +137,8 @@ class ProposalBackingSerializer(serializers.ModelSerializer):
 
 
 class ProposalSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(read_only=True, help_text=f"One of {', '.join(ProposalKind.values)}.")
+    kind = serializers.CharField(read_only=True, help_text="The registered owner-proposal action: issue, redeem, "
+                                                           "pause, unpause, set_fee, ...")
     amount = BaseUnitsField(read_only=True, allow_null=True)
     amount_tokens = TokensField(source="amount", read_only=True, allow_null=True)
     backings = ProposalBackingSerializer(many=True, read_only=True,
@@ -178,24 +186,41 @@ class SafeTxTypedDataSerializer(serializers.Serializer):
 
 # --- input ----------------------------------------------------------------------------------
 
+def _draft_field(field: ActionField) -> serializers.Field:
+    """The API input of an action field; the action (through `proposal_draft`) judges its value."""
+    if field.kind == "tokens":
+        return DecimalStringField(required=False, allow_null=True,
+                                  help_text=f"{field.help_text} A decimal string in tokens, at most 6 decimals.")
+    if field.kind == "integer":
+        return serializers.IntegerField(required=False, allow_null=True, help_text=field.help_text)
+    if field.kind == "ids":
+        return serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                     max_length=1000, help_text=field.help_text)
+    return serializers.CharField(required=False, allow_blank=True, default="", max_length=max(field.max_length, 100),
+                                 help_text=field.help_text)
+
+
 class ProposalDraftSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ProposalKind.choices)
-    amount = DecimalStringField(required=False, allow_null=True,
-                                help_text="issue, redeem: tokens as a decimal string, at most 6 decimals.")
-    recipient = serializers.CharField(required=False, allow_blank=True, default="", max_length=100,
-                                      help_text="issue: the EIP-55 checksummed address that receives the tokens.")
-    deposits = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
-                                     max_length=1000, help_text="issue: ids of the audited deposits backing it.")
+    """`kind` names a registered owner-proposal action; the other inputs are the fields of every action
+    (issuance/actions.py), each used by the actions that declare it."""
+
     memo = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    fee_basis_points = serializers.IntegerField(required=False, allow_null=True,
-                                                help_text="set_fee: 0 to 20 basis points.")
-    redemption_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=100,
-                                                 help_text="redeem: the redemption it settles.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        actions = actions_of(MultisigRole.ISSUANCE)
+        fields: dict[str, serializers.Field] = {
+            "kind": serializers.ChoiceField(choices=[(a.name, a.label) for a in actions])}
+        for declared in actions:
+            for field in declared.fields:
+                fields.setdefault(field.name, _draft_field(field))
+        return {**fields, **super().get_fields()}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Only the shape: without it the service would be handed None and answer "'None' is not a number".
-        if attrs["kind"] in (ProposalKind.ISSUE, ProposalKind.REDEEM) and attrs.get("amount") is None:
-            raise serializers.ValidationError({"amount": "required for an issue or a redemption"})
+        # Only the shape (a required field is there); without it the service would be handed None.
+        action = action_find(attrs["kind"], role=MultisigRole.ISSUANCE)
+        for field in action.fields if action else ():
+            if field.required and attrs.get(field.name) in (None, "", []):
+                raise serializers.ValidationError({field.name: field.required_message})
         return attrs
 
 
@@ -284,11 +309,8 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
     )
     def create(self, request: Request) -> Response:
         data = self.parsed(ProposalDraftSerializer, request)
-        proposal = services.proposal_draft(
-            client=chain_client(), kind=data["kind"], actor=_actor(request), amount=data.get("amount"),
-            recipient=data["recipient"], deposit_ids=data["deposits"], memo=data["memo"],
-            fee_basis_points=data.get("fee_basis_points"), redemption_reference=data["redemption_reference"],
-        )
+        kind, memo = data.pop("kind"), data.pop("memo")
+        proposal = services.proposal_draft(client=chain_client(), kind=kind, actor=_actor(request), memo=memo, **data)
         return self.presented(proposal.pk, status.HTTP_201_CREATED)
 
     @extend_schema(summary="Hand a draft to the issuance multisig: nonce and safeTxHash are frozen (operator)",

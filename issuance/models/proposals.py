@@ -12,14 +12,6 @@ from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
-class ProposalKind(models.TextChoices):
-    ISSUE = "issue", "Issue tokens"
-    REDEEM = "redeem", "Redeem tokens"
-    PAUSE = "pause", "Pause transfers"
-    UNPAUSE = "unpause", "Unpause transfers"
-    SET_FEE = "set_fee", "Set the transfer fee"
-
-
 class ProposalState(models.TextChoices):
     DRAFT = "draft"
     PROPOSED = "proposed"  # handed to the multisig: see the transaction's state
@@ -27,7 +19,9 @@ class ProposalState(models.TextChoices):
 
 
 class OwnerProposal(ConcurrentTransitionMixin, models.Model):
-    kind = models.CharField(max_length=20, choices=ProposalKind.choices)
+    # The name of a registered owner-proposal action (issuance/actions.py): the registry, not a choice
+    # list here, says which exist, so adding an action needs no migration.
+    kind = models.CharField(max_length=20)
     amount = models.DecimalField(max_digits=78, decimal_places=0, null=True, blank=True)  # base units, exact
     recipient = models.CharField(max_length=42, blank=True)
     fee_basis_points = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -47,7 +41,10 @@ class OwnerProposal(ConcurrentTransitionMixin, models.Model):
         permissions = [("propose_ownerproposal", "Can draft, propose and cancel owner proposals")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_kind_display()} ({self.status})"
+        from backoffice.multisig.actions import action_find
+
+        action = action_find(self.kind)
+        return f"#{self.pk} {action.label if action else self.kind} ({self.status})"
 
     @property
     def status(self) -> str:
