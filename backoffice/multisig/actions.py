@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FIELD_KINDS", "ActionField", "DecodedCall", "ProposalAction", "ProposalRecord", "action_find",
     "action_register", "action_unregister", "actions_of", "call_decode", "calldata_summary",
-    "transaction_after_execution", "transaction_display", "transaction_guards_run", "transaction_record",
+    "transaction_after_execution", "transaction_cancel_permission", "transaction_display", "transaction_guards_run",
+    "transaction_record",
     "transaction_withdrawn",
 ]
 

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadSerializerField
 from backoffice.multisig.actions import action_find, actions_of
+from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
 from compliance.models import Case, CaseCategory, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
 from compliance.models.cases import EVIDENCE
@@ -83,10 +84,12 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
     signatures_count = serializers.SerializerMethodField()
     signed_by = serializers.SerializerMethodField(help_text="Usernames of the officers who signed, in order.")
     signing_url = serializers.SerializerMethodField(help_text="The signing page of this transaction.")
+    url = serializers.SerializerMethodField(help_text="This transaction in /api/multisig/transactions/: its "
+                                                      "typed data, signatures, cancel and reject are there.")
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
+        fields = ["id", "url", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
                   "signing_url", "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
 
@@ -101,6 +104,9 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
 
     def get_signing_url(self, tx: MultisigTransaction) -> str:
         return signing_url(tx.pk)
+
+    def get_url(self, tx: MultisigTransaction) -> str:
+        return transaction_api_url(tx.pk)
 
 
 class ComplianceProposalSerializer(serializers.ModelSerializer):

@@ -34,6 +34,7 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
+from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 from backoffice.multisig.services import confirmation_add, safe_tx_of
 from issuance import services
@@ -103,13 +104,18 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
     confirmations = OwnerConfirmationSerializer(many=True, read_only=True)
     confirmations_count = serializers.SerializerMethodField()
     signatures = serializers.SerializerMethodField(help_text='e.g. "2 of 3"')
+    url = serializers.SerializerMethodField(help_text="This transaction in /api/multisig/transactions/: its "
+                                                      "typed data, signatures, cancel and reject are there.")
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
+        fields = ["id", "url", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
                   "replaces", "threshold", "confirmations_count", "signatures", "confirmations", "created_at",
                   "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
+
+    def get_url(self, tx: MultisigTransaction) -> str:
+        return transaction_api_url(tx.pk)
 
     def get_function(self, tx: MultisigTransaction) -> str:
         return str(transaction_display(tx, details=False)["function"])
@@ -337,7 +343,9 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
 
     @extend_schema(
         summary="The EIP-712 typed data to sign with eth_signTypedData_v4",
-        description="Exactly the JSON to hand to the wallet, or to an offline signer. 409 while a draft.",
+        description="Exactly the JSON to hand to the wallet, or to an offline signer. 409 while a draft. "
+                    "Deprecated: use /api/multisig/transactions/{transaction.id}/typed-data/.",
+        deprecated=True,
         responses={200: SafeTxTypedDataSerializer, **REFUSALS},
     )
     @action(detail=True, methods=["get"], url_path="typed-data")
@@ -346,11 +354,12 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
         return Response(safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address))
 
     @extend_schema(
-        summary="Add your signature (owners of the issuance multisig)",
+        summary="Add your signature (owners of the issuance multisig)", deprecated=True,
         description="Accepted only if it recovers to your own bound owner address over this transaction's "
                     "safeTxHash on this chain, you did not propose it, and you have not signed it yet. The third "
                     "signature approves it and hands it to the broadcaster. A refusal (400) says why and stores "
-                    "nothing but its journal entry.",
+                    "nothing but its journal entry. Deprecated: use "
+                    "/api/multisig/transactions/{transaction.id}/signatures/.",
         request=SignatureSubmitSerializer, responses={200: ProposalSerializer, **REFUSALS, **UNAVAILABLE},
     )
     @action(detail=True, methods=["post"])

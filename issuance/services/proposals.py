@@ -17,8 +17,9 @@ from backoffice.core.amounts import TOKEN_UNIT, tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 from backoffice.multisig.actions import action_find, actions_of, calldata_summary
+from backoffice.multisig.lifecycle import multisig_transaction_withdraw
 from backoffice.multisig.models import LIVE_STATES, MultisigRole, MultisigTransaction
-from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
+from backoffice.multisig.services import multisig_transaction_propose
 
 from ..actions import OwnerProposalAction
 from ..models import Deposit, DepositState, OwnerProposal, ProposalBacking, ProposalState
@@ -147,7 +148,8 @@ def proposal_propose(*, client: ChainClient, proposal_id: int, actor: User) -> O
 
 def proposal_cancel(*, client: ChainClient, proposal_id: int, reason: str, actor: User
                     ) -> MultisigTransaction | None:
-    """Withdraw a proposal before it is sent. A proposed one cancels its multisig transaction, which
+    """Withdraw a proposal before it is sent. A proposed one cancels its multisig transaction through the
+    kernel (which tells this app's action, so the proposal keeps the reason and the journal says so); it
     may need a rejection transaction for the owners to sign (returned)."""
     reason = (reason or "").strip()
     if not reason:
@@ -161,8 +163,5 @@ def proposal_cancel(*, client: ChainClient, proposal_id: int, reason: str, actor
         raise TransitionRefused("your role may not cancel proposals")
     if proposal.transaction is None:
         raise TransitionRefused(f"this proposal is {proposal.status}")
-    try:
-        return multisig_transaction_cancel(client=client, transaction_id=proposal.transaction.pk, reason=reason,
-                                           actor=actor)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+    return multisig_transaction_withdraw(client=client, transaction_id=proposal.transaction.pk, reason=reason,
+                                         actor=actor)
