@@ -172,3 +172,31 @@ def test_an_owner_may_reject_but_not_cancel_an_issuance_transaction(chain: Any) 
     before = snapshot()
     assert api("operator").post(f"{URL}{tx.pk}/cancel/", {"reason": "late"}, format="json").status_code == 409
     assert snapshot() == before
+
+
+def test_an_owner_proposal_links_its_transaction_and_follows_a_cancel_or_reject_made_here(
+    chain: Any, gold_backing: Any
+) -> None:
+    from issuance.tests.test_proposals_api import owner_key, proposed, signature_by
+
+    body = proposed(gold_backing, amount="10")
+    tx_id = body["transaction"]["id"]
+    assert body["transaction"]["url"] == f"{URL}{tx_id}/"
+    assert api("owner2").get(f"{URL}{tx_id}/").json()["record"]["id"] == body["id"]
+    # An owner signs through this API: the typed data and the signature endpoint are the same for both multisigs.
+    typed = api("owner2").get(f"{URL}{tx_id}/typed-data/").json()
+    signed = api("owner2").post(f"{URL}{tx_id}/signatures/", {"signature": signature_by(owner_key(2), typed)},
+                                format="json")
+    assert signed.status_code == 201 and signed.json()["confirmations_count"] == 1
+    rejected = api("owner3").post(f"{URL}{tx_id}/reject/", {"reason": "the deposit is disputed"}, format="json")
+    assert rejected.status_code == 200, rejected.content
+    proposal = OwnerProposal.objects.get(pk=body["id"])
+    assert (proposal.status, proposal.cancel_reason) == ("rejected", "the deposit is disputed")
+    withdrawn = JournalEntry.objects.get(action="issuance.proposal.withdrawn")
+    assert (withdrawn.object_id, withdrawn.data["how"]) == (str(proposal.pk), "rejected")
+    # The signing page shows what the bytes call, whatever the author's description said.
+    lying = issue_propose(7_000_000, dev_account(17).address, decoded={"function": "pause"})
+    page = APIClient()
+    page.force_login(get_user_model().objects.get(username="owner1"))
+    html = page.get(f"/multisig/{lying.pk}/").content.decode()
+    assert '<code id="tx-function">issue</code>' in html and "Issue 7.000000 USDKG to" in html
