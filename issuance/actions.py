@@ -4,7 +4,8 @@ Each class is the whole of an action: its fields and their validation (refusals 
 the token call, its description, the guard before sending. The draft and propose services, the API,
 the admin form and the signing page read them from the registry (`backoffice.multisig.actions`), so
 adding an action is a class here (and its tests). Values are stored on the `OwnerProposal` columns of
-the same name (amount, recipient, fee_basis_points, redemption_reference).
+the same name (amount, recipient, fee_basis_points, redemption_reference), those of any other field in
+its `arguments` JSON.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class OwnerProposalAction(ProposalAction):
         """Rows stored with the draft besides its columns (in the draft's database transaction)."""
 
     def values_of(self, proposal: OwnerProposal) -> dict[str, Any]:
-        return {f.name: getattr(proposal, f.name, None) for f in self.fields}
+        """The cleaned values a draft stored: on its columns, or in `arguments` for fields without one."""
+        return {f.name: proposal.arguments[f.name] if f.name in (proposal.arguments or {})
+                else getattr(proposal, f.name, None) for f in self.fields}
 
     def record(self, transaction: MultisigTransaction) -> ProposalRecord | None:
         from .models import OwnerProposal

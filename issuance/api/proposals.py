@@ -152,6 +152,8 @@ class ProposalSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=PROPOSAL_STATUSES, read_only=True,
                                      help_text="'draft' (or 'cancelled') until proposed; the multisig "
                                                "transaction's state after.")
+    arguments = serializers.DictField(read_only=True, help_text="The values of the action's fields that have no "
+                                                                "field of their own above.")
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     transaction = MultisigTransactionSummarySerializer(read_only=True, allow_null=True,
                                                        help_text="Set once proposed.")
@@ -162,7 +164,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = OwnerProposal
         fields = ["id", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points", "redemption_reference",
-                  "memo", "backings", "status", "created_by", "created_at", "cancel_reason", "transaction",
+                  "arguments", "memo", "backings", "status", "created_by", "created_at", "cancel_reason", "transaction",
                   "rejection"]
         read_only_fields = fields
 

@@ -8,6 +8,7 @@ own state machine then carries it through signatures, broadcast and execution. T
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -26,6 +27,9 @@ class OwnerProposal(ConcurrentTransitionMixin, models.Model):
     recipient = models.CharField(max_length=42, blank=True)
     fee_basis_points = models.PositiveSmallIntegerField(null=True, blank=True)
     redemption_reference = models.CharField(max_length=100, blank=True)
+    # The values of an action's fields that have no column above (a newly registered action's own
+    # inputs), so that adding an action needs no migration either.
+    arguments = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     memo = models.TextField(blank=True)
     deposits = models.ManyToManyField("issuance.Deposit", through="issuance.ProposalBacking", blank=True,
                                       related_name="proposals")

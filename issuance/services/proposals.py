@@ -97,19 +97,22 @@ def proposal_draft(
         inputs["deposits"] = list(deposit_ids)
     values = action.clean(client=client, values=inputs)
     columns = {k: v for k, v in values.items() if k in _COLUMNS}
+    declared = {f.name for f in action.fields}
+    arguments = {k: v for k, v in values.items() if k in declared and k not in _COLUMNS and v is not None}
     with transaction.atomic():
-        proposal = OwnerProposal.objects.create(created_by=actor, kind=action.name,
+        proposal = OwnerProposal.objects.create(created_by=actor, kind=action.name, arguments=arguments,
                                                 memo=(memo or "").strip()[:2000], **columns)
         action.draft_save(proposal=proposal, values=values)
         backing = {b.deposit.reference: str(b.amount) for b in proposal.backings.select_related("deposit")}
         journal_record(action="issuance.proposal.drafted", actor=actor, obj=proposal, state_after=proposal.state,
                        data={"kind": action.name, **({"memo": proposal.memo} if proposal.memo else {}),
-                             **{k: str(v) for k, v in columns.items() if v not in (None, "")},
+                             **{k: str(v) for k, v in (columns | arguments).items() if v not in (None, "")},
                              "backing": backing})
     return proposal
 
 
-# What an action's cleaned values may set on the proposal row.
+# What an action's cleaned values may set on the proposal row's own columns; the values of other
+# declared fields are kept in `arguments`.
 _COLUMNS = ("amount", "recipient", "fee_basis_points", "redemption_reference")
 
 

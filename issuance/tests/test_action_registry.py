@@ -2,7 +2,8 @@
 issuance/actions.py does) flows through the draft and propose services, the API's input and refusals,
 the admin form, the decoding of the signed bytes and the signing page's description, with no other edit.
 
-The action: the issuance multisig transfers tokens it holds (`transfer(to, value)`), which no app declares.
+The action: the issuance multisig transfers tokens it holds (`transfer(to, value)`), which no app declares,
+with inputs of its own (`tokens`, `destination`) that no OwnerProposal column is named after.
 """
 
 from __future__ import annotations
@@ -40,20 +41,21 @@ TO = dev_account(19).address
 
 class TransferOut(OwnerProposalAction):
     name, label, function = "transfer_out", "Transfer tokens out of the multisig", "transfer"
-    fields = (ActionField("amount", "Amount (tokens)", kind="tokens", required=True,
+    fields = (ActionField("tokens", "Tokens to send", kind="tokens", required=True,
                           required_message="required to transfer"),
-              ActionField("recipient", "Recipient", kind="address", required=True, required_message="who receives"))
+              ActionField("destination", "Destination", kind="address", required=True,
+                          required_message="who receives"))
 
     def clean(self, *, client: ChainClient, values: Mapping[str, Any]) -> dict[str, Any]:
         self.required_check(values)
         try:
-            recipient = address_require_checksummed(values["recipient"], field="recipient")
+            destination = address_require_checksummed(values["destination"], field="destination")
         except ValueError as exc:
-            raise InvalidInput(str(exc), field="recipient") from exc
-        return {"amount": amount_parse(values["amount"]), "recipient": recipient}
+            raise InvalidInput(str(exc), field="destination") from exc
+        return {"tokens": amount_parse(values["tokens"], field="tokens"), "destination": destination}
 
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
-        return [values["recipient"], int(values["amount"])]
+        return [values["destination"], int(values["tokens"])]
 
     def describe(self, arguments: Mapping[str, Any]) -> str:
         return f"Send {tokens_format(int(arguments['value']))} USDKG to {arguments['to']}"
@@ -69,11 +71,12 @@ def transfer_out() -> Iterator[None]:
 def test_a_registered_action_is_drafted_proposed_decoded_and_described_with_no_other_edit(
     chain: Any, transfer_out: None
 ) -> None:
-    response = api("operator").post("/api/proposals/", {"kind": "transfer_out", "amount": "12.5", "recipient": TO},
+    response = api("operator").post("/api/proposals/", {"kind": "transfer_out", "tokens": "12.5", "destination": TO},
                                     format="json")
     assert response.status_code == 201, response.content
     draft = OwnerProposal.objects.get(pk=response.json()["id"])
-    assert (draft.kind, int(draft.amount or 0), draft.recipient) == ("transfer_out", 12_500_000, TO)
+    assert (draft.kind, draft.arguments) == ("transfer_out", {"tokens": 12_500_000, "destination": TO})
+    assert response.json()["arguments"] == {"tokens": 12_500_000, "destination": TO}
     assert str(draft).startswith(f"#{draft.pk} Transfer tokens out of the multisig")
 
     proposed = proposal_propose(client=chain_client(), proposal_id=draft.pk, actor=user("operator"))
@@ -98,29 +101,29 @@ def test_a_registered_actions_validation_refuses_per_field_and_stores_nothing(ch
     operator.force_login(user("operator"))  # a login is journalled: before the count
     before = stored()
     with pytest.raises(InvalidInput) as refused:
-        proposal_draft(client=chain_client(), kind="transfer_out", actor=user("operator"), amount="1",
-                       recipient=TO.lower())
-    assert refused.value.field == "recipient"
-    response = api("operator").post("/api/proposals/", {"kind": "transfer_out", "amount": "1",
-                                                         "recipient": TO.lower()}, format="json")
+        proposal_draft(client=chain_client(), kind="transfer_out", actor=user("operator"), tokens="1",
+                       destination=TO.lower())
+    assert refused.value.field == "destination"
+    response = api("operator").post("/api/proposals/", {"kind": "transfer_out", "tokens": "1",
+                                                         "destination": TO.lower()}, format="json")
     assert response.status_code == 400
-    assert "is not checksummed" in response.json()["recipient"][0]  # beside its field, not parsed from English
-    missing = api("operator").post("/api/proposals/", {"kind": "transfer_out", "recipient": TO}, format="json")
-    assert missing.status_code == 400 and missing.json()["amount"] == ["required to transfer"]
+    assert "is not checksummed" in response.json()["destination"][0]  # beside its field, not parsed from English
+    missing = api("operator").post("/api/proposals/", {"kind": "transfer_out", "destination": TO}, format="json")
+    assert missing.status_code == 400 and missing.json()["tokens"] == ["required to transfer"]
     # The admin form offers the action and shows the refusal beside the recipient input.
     form = operator.get("/admin/issuance/ownerproposal/add/").content.decode()
     assert '<option value="transfer_out">Transfer tokens out of the multisig</option>' in form
-    page = operator.post("/admin/issuance/ownerproposal/add/", {"kind": "transfer_out", "amount": "1",
-                                                                 "recipient": TO.lower(), "memo": ""})
+    page = operator.post("/admin/issuance/ownerproposal/add/", {"kind": "transfer_out", "tokens": "1",
+                                                                 "destination": TO.lower(), "memo": ""})
     assert page.status_code == 200
-    assert page.context["adminform"].form.errors["recipient"][0].startswith("recipient: ")
+    assert page.context["adminform"].form.errors["destination"][0].startswith("destination: ")
     assert stored() == before
 
 
 def test_an_unknown_action_is_refused_naming_the_kind(chain: Any) -> None:
     before = stored()
     with pytest.raises(InvalidInput) as refused:
-        proposal_draft(client=chain_client(), kind="transfer_out", actor=user("operator"), amount="1", recipient=TO)
+        proposal_draft(client=chain_client(), kind="transfer_out", actor=user("operator"), tokens="1", destination=TO)
     assert refused.value.field == "kind" and "kind must be one of issue, redeem, pause, unpause, set_fee" in str(
         refused.value)
     assert stored() == before
