@@ -70,9 +70,9 @@ class CaseOpenForm(forms.ModelForm[Case]):
                                                reference=data["reference"], description=data["description"],
                                                actor=self.actor)
         except REFUSALS as exc:
-            message = str(exc)
-            # Refusals about the address are shown beside it; the others (role, category, text) on top.
-            self.add_error("address" if "address" in message or message.startswith("0x") else None, message)
+            # A refusal naming an input is shown beside it; the others (role, text) on top.
+            field = getattr(exc, "field", None)
+            self.add_error(field if field in self.fields else None, str(exc))
         return data
 
     def _post_clean(self) -> None:

@@ -48,14 +48,14 @@ def address_guard(address: str) -> str:
     try:
         address = address_require_checksummed(address)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+        raise InvalidInput(str(exc), field="address") from exc
     if address == ZERO_ADDRESS:
-        raise InvalidInput("the zero address cannot be acted on")
+        raise InvalidInput("the zero address cannot be acted on", field="address")
     d = deployment_get()
     own = {d.issuance_multisig: "the issuance multisig", d.compliance_multisig: "the compliance multisig",
            d.token: "the token contract itself", relayer_account().address: "the relayer account"}
     if address in own:
-        raise InvalidInput(f"{address} is {own[address]}: compliance cannot act on it")
+        raise InvalidInput(f"{address} is {own[address]}: compliance cannot act on it", field="address")
     return address
 
 
@@ -64,7 +64,7 @@ def case_open(*, address: str, category: str, reference: str, description: str, 
     _officer_require(actor)
     address = address_guard(address)
     if category not in CaseCategory.values:
-        raise InvalidInput(f"category must be one of {', '.join(CaseCategory.values)}")
+        raise InvalidInput(f"category must be one of {', '.join(CaseCategory.values)}", field="category")
     reference, description = (reference or "").strip(), (description or "").strip()
     if not reference or not description:
         raise InvalidInput("a reference and a description are required")
