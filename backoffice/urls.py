@@ -8,6 +8,7 @@ admin.site.index_title = "Home"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/multisig/", include("backoffice.multisig.api_transactions")),
     path("api/compliance/", include("compliance.api.urls")),
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),

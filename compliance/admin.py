@@ -24,29 +24,27 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadField
 from backoffice.journal.services import TransitionRefused
+from backoffice.multisig.actions import action_find, actions_of
 from backoffice.multisig.admin import ReadOnlyAdmin
-from backoffice.multisig.models import Confirmation
+from backoffice.multisig.models import Confirmation, MultisigRole
 
 from . import services
+from .actions import ComplianceProposalAction
 from .api.serializers import signing_url
 from .models import (
     Case,
     CaseState,
-    ComplianceAction,
     ComplianceProposal,
     FrozenAddress,
     ScreeningEntry,
     ScreeningImport,
 )
 from .models.cases import EVIDENCE
-from .models.proposals import TOKEN_FUNCTION
 from .selectors import compliance_actions_available
 
 ACT = "compliance.act_compliance"
 # The service's refusals: input (InvalidInput is a ValueError), role or state, and a node that cannot be asked.
 REFUSALS = (ValueError, TransitionRefused, ChainError)
-PROPOSE_LABELS = {ComplianceAction.BLACKLIST: "Propose blacklist", ComplianceAction.UNBLACKLIST: "Propose unblacklist",
-                  ComplianceAction.DESTROY_FUNDS: "Propose destroy funds"}
 
 
 class CaseOpenForm(forms.ModelForm[Case]):
@@ -72,9 +70,9 @@ class CaseOpenForm(forms.ModelForm[Case]):
                                                reference=data["reference"], description=data["description"],
                                                actor=self.actor)
         except REFUSALS as exc:
-            message = str(exc)
-            # Refusals about the address are shown beside it; the others (role, category, text) on top.
-            self.add_error("address" if "address" in message or message.startswith("0x") else None, message)
+            # A refusal naming an input is shown beside it; the others (role, text) on top.
+            field = getattr(exc, "field", None)
+            self.add_error(field if field in self.fields else None, str(exc))
         return data
 
     def _post_clean(self) -> None:
@@ -88,22 +86,26 @@ class EvidenceForm(forms.Form):
 
 
 class ProposeForm(forms.Form):
-    """Nothing to type for blacklist and unblacklist; destroy funds adds the typed balance (see __init__)."""
+    """The inputs the action declares (none for blacklist and unblacklist; destroy funds: the typed balance)."""
 
-    def __init__(self, *args: Any, destroy: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, action: ComplianceProposalAction, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        if destroy:
-            self.fields["confirm_amount"] = forms.CharField(
-                max_length=100, label="Type the balance to burn (tokens)",
-                widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "decimal"}),
-                help_text="Exactly the balance shown above: every token at this address is burned.")
+        for field in action.fields:
+            self.fields[field.name] = forms.CharField(
+                max_length=field.max_length, label=field.label, help_text=field.help_text,
+                widget=forms.TextInput(attrs={"autocomplete": "off",
+                                              **({"inputmode": "decimal"} if field.kind == "tokens" else {})}))
+
+
+def _compliance_actions() -> list[ComplianceProposalAction]:
+    return [a for a in actions_of(MultisigRole.COMPLIANCE) if isinstance(a, ComplianceProposalAction)]
 
 
 def _actions_available(address: str) -> list[str]:
     try:
         return compliance_actions_available(client=chain_client(), address=address)
     except ChainError:
-        return list(PROPOSE_LABELS)
+        return [a.name for a in _compliance_actions()]
 
 
 @admin.register(Case)
@@ -172,7 +174,8 @@ class CaseAdmin(ServiceFSMAdmin):
                 "propose_links": [
                     (f"propose-{a.replace('_', '-')}", label, reverse("admin:compliance_case_propose",
                                                                        args=[case.pk, a]))
-                    for a, label in PROPOSE_LABELS.items() if a in _actions_available(case.address)
+                    for a, label in ((a.name, a.propose_label) for a in _compliance_actions())
+                    if a in _actions_available(case.address)
                 ] if may_act and case.state == CaseState.OPEN else [],
             }
         return super().change_view(request, object_id, form_url, context)
@@ -209,26 +212,26 @@ class CaseAdmin(ServiceFSMAdmin):
     def propose_view(self, request: http.HttpRequest, pk: int, action: str) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
             raise PermissionDenied
-        if action not in ComplianceAction.values:
+        chosen = action_find(action, role=MultisigRole.COMPLIANCE)
+        if not isinstance(chosen, ComplianceProposalAction):
             raise http.Http404
         case = get_object_or_404(Case, pk=pk)
-        destroy = action == ComplianceAction.DESTROY_FUNDS
-        form = ProposeForm(data=request.POST if request.method == "POST" else None, destroy=destroy)
+        form = ProposeForm(data=request.POST if request.method == "POST" else None, action=chosen)
         if request.method == "POST" and form.is_valid():
             try:
                 proposal = services.compliance_proposal_create(
-                    client=chain_client(), case_id=case.pk, action=action, actor=actor(request),
-                    confirm_amount=form.cleaned_data.get("confirm_amount"))
+                    client=chain_client(), case_id=case.pk, action=action, actor=actor(request), **form.cleaned_data)
             except REFUSALS as exc:
-                form.add_error("confirm_amount" if destroy else None, f"Refused, nothing stored: {exc}")
+                field = getattr(exc, "field", None)
+                form.add_error(field if field in form.fields else None, f"Refused, nothing stored: {exc}")
             else:
                 self.message_user(request, format_html(
                     'Proposed: {} {}. All five officers sign it on its <a href="{}">signing page</a>.',
-                    proposal.get_action_display(), proposal.address, signing_url(proposal.transaction_id)),
+                    proposal.action_label, proposal.address, signing_url(proposal.transaction_id)),
                     level=messages.SUCCESS)
                 return redirect("admin:compliance_case_change", object_id=case.pk)
         balance, balance_error = None, ""
-        if destroy:
+        if chosen.shows_balance:
             # Read afresh on every showing: a blacklisted address can still receive tokens.
             try:
                 balance = tokens_format(chain_client().token_balance(deployment_get().token, case.address))
@@ -236,9 +239,9 @@ class CaseAdmin(ServiceFSMAdmin):
                 balance_error = f"the balance could not be read from chain: {exc}"
         return render(request, "compliance/admin/propose.html", {
             **self.admin_site.each_context(request), "opts": Case._meta, "original": case, "form": form,
-            "action": ComplianceAction(action), "label": PROPOSE_LABELS[ComplianceAction(action)],
-            "function": TOKEN_FUNCTION[ComplianceAction(action)], "balance": balance, "balance_error": balance_error,
-            "title": f"{PROPOSE_LABELS[ComplianceAction(action)]}: {case.address}"})
+            "action": chosen.name, "label": chosen.propose_label, "function": chosen.function,
+            "shows_balance": chosen.shows_balance, "balance": balance,
+            "balance_error": balance_error, "title": f"{chosen.propose_label}: {case.address}"})
 
 
 @admin.register(ComplianceProposal)

@@ -34,14 +34,16 @@ def register_entries() -> list[FrozenAddress]:
 
 
 def compliance_actions_available(*, client: ChainClient, address: str) -> list[str]:
-    """The actions the chain state allows now: blacklist a free address; unblacklist a listed one,
-    and destroy its funds if it holds any. The service checks again when one is proposed."""
-    from .models import ComplianceAction
+    """The registered compliance actions the chain state allows now (e.g. blacklist a free address;
+    unblacklist a listed one, and destroy its funds if it holds any). The service checks again when
+    one is proposed."""
+    from backoffice.multisig.actions import actions_of
+    from backoffice.multisig.models import MultisigRole
+
+    from .actions import ComplianceProposalAction
 
     token = deployment_get().token
-    if not client.token_is_blacklisted(token, address):
-        return [ComplianceAction.BLACKLIST.value]
-    actions = [ComplianceAction.UNBLACKLIST.value]
-    if client.token_balance(token, address) > 0:
-        actions.append(ComplianceAction.DESTROY_FUNDS.value)
-    return actions
+    listed = client.token_is_blacklisted(token, address)
+    balance = client.token_balance(token, address) if listed else 0
+    return [a.name for a in actions_of(MultisigRole.COMPLIANCE) if isinstance(a, ComplianceProposalAction)
+            and not a.refusal(address=address, listed=listed, balance=balance)]

@@ -17,25 +17,24 @@ from backoffice.chain.addresses import address_normalize, address_require_checks
 from backoffice.chain.client import ChainClient, relayer_account
 from backoffice.chain.safetx import ZERO_ADDRESS
 from backoffice.chain.selectors import deployment_get
-from backoffice.core.amounts import amount_parse, tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import file_store, upload_require
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.models import PENDING_STATES, MultisigRole, MultisigTransaction, TxState
+from backoffice.multisig.actions import action_find, actions_of, calldata_summary
+from backoffice.multisig.models import PENDING_STATES, MultisigRole, TxState
 from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
+from .actions import ComplianceProposalAction
 from .models import (
     Case,
     CaseCategory,
     CaseEvidence,
-    ComplianceAction,
     ComplianceProposal,
     FrozenAddress,
     ScreeningEntry,
     ScreeningImport,
 )
 from .models.cases import EVIDENCE
-from .models.proposals import TOKEN_FUNCTION
 from .models.register import SCREENING_LIST
 
 
@@ -49,14 +48,14 @@ def address_guard(address: str) -> str:
     try:
         address = address_require_checksummed(address)
     except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+        raise InvalidInput(str(exc), field="address") from exc
     if address == ZERO_ADDRESS:
-        raise InvalidInput("the zero address cannot be acted on")
+        raise InvalidInput("the zero address cannot be acted on", field="address")
     d = deployment_get()
     own = {d.issuance_multisig: "the issuance multisig", d.compliance_multisig: "the compliance multisig",
            d.token: "the token contract itself", relayer_account().address: "the relayer account"}
     if address in own:
-        raise InvalidInput(f"{address} is {own[address]}: compliance cannot act on it")
+        raise InvalidInput(f"{address} is {own[address]}: compliance cannot act on it", field="address")
     return address
 
 
@@ -65,7 +64,7 @@ def case_open(*, address: str, category: str, reference: str, description: str, 
     _officer_require(actor)
     address = address_guard(address)
     if category not in CaseCategory.values:
-        raise InvalidInput(f"category must be one of {', '.join(CaseCategory.values)}")
+        raise InvalidInput(f"category must be one of {', '.join(CaseCategory.values)}", field="category")
     reference, description = (reference or "").strip(), (description or "").strip()
     if not reference or not description:
         raise InvalidInput("a reference and a description are required")
@@ -135,19 +134,30 @@ def case_close(*, client: ChainClient, case_id: int, reason: str, actor: User) -
     return case
 
 
+def compliance_action_get(name: str) -> ComplianceProposalAction:
+    """The registered compliance action named `name`; refuses (field `action`) any other."""
+    action = action_find(name, role=MultisigRole.COMPLIANCE)
+    if not isinstance(action, ComplianceProposalAction):
+        names = [a.name for a in actions_of(MultisigRole.COMPLIANCE)]
+        raise InvalidInput(f"action must be one of {', '.join(names)}", field="action")
+    return action
+
+
 def compliance_proposal_create(
-    *, client: ChainClient, case_id: int, action: str, actor: User, confirm_amount: str | None = None
+    *, client: ChainClient, case_id: int, action: str, actor: User, confirm_amount: str | None = None,
+    **inputs: object,
 ) -> ComplianceProposal:
     """Officer: propose one compliance action on the case's address to the compliance multisig.
 
-    Refuses: a closed case; a guarded address; blacklist of an address already blacklisted on
-    chain, unblacklist of one that is not; destroy funds unless blacklisted, with a balance, and
-    with `confirm_amount` (tokens) typed exactly as the balance to be burned; a second open proposal
-    for the same address and action (the register row is locked, so two officers cannot race).
+    `action` names a registered compliance action (compliance/actions.py), which says when the chain
+    state allows it (blacklist an address not yet blacklisted, unblacklist a blacklisted one, destroy
+    the funds of a blacklisted one holding tokens) and validates its inputs (destroy funds:
+    `confirm_amount` typed exactly as the balance to burn). Refuses too: a closed case, a guarded
+    address, a second open proposal for the same address and action (the register row is locked, so
+    two officers cannot race).
     """
     _officer_require(actor)
-    if action not in ComplianceAction.values:
-        raise InvalidInput(f"action must be one of {', '.join(ComplianceAction.values)}")
+    chosen = compliance_action_get(action)
     case = Case.objects.get(pk=case_id)
     if case.state != "open":
         raise InvalidInput("the case is closed")
@@ -155,41 +165,33 @@ def compliance_proposal_create(
     token = deployment_get().token
     listed = client.token_is_blacklisted(token, address)
     balance = client.token_balance(token, address)
-    if action == ComplianceAction.BLACKLIST and listed:
-        raise InvalidInput(f"{address} is already blacklisted on chain")
-    if action in (ComplianceAction.UNBLACKLIST, ComplianceAction.DESTROY_FUNDS) and not listed:
-        raise InvalidInput(f"{address} is not blacklisted on chain")
-    confirmed = None
-    if action == ComplianceAction.DESTROY_FUNDS:
-        if balance == 0:
-            raise InvalidInput(f"{address} holds no tokens: nothing to destroy")
-        try:
-            confirmed = amount_parse(confirm_amount, field="confirmation")
-        except ValueError as exc:
-            raise InvalidInput(f"type the balance to burn, {tokens_format(balance)}, to confirm ({exc})") from exc
-        if confirmed != balance:
-            raise InvalidInput(f"the confirmation {tokens_format(confirmed)} is not the balance to burn, "
-                               f"{tokens_format(balance)}")
-    function = TOKEN_FUNCTION[ComplianceAction(action)]
-    decoded = {"function": function, "user": address, "case": case.pk, "action": action}
-    if confirmed is not None:
-        decoded |= {"balance": str(balance), "tokens": tokens_format(balance)}
+    refusal = chosen.refusal(address=address, listed=listed, balance=balance)
+    if refusal:
+        raise InvalidInput(refusal, field="action")
+    values = chosen.clean(client=client, values={**inputs, "confirm_amount": confirm_amount, "address": address,
+                                                 "balance": balance})
+    values["address"] = address
+    data = chosen.calldata(client=client, values=values)
+    decoded = {**calldata_summary(chosen, client=client, data=data), "case": case.pk, "action": chosen.name,
+               **chosen.summary(values)}
+    confirmed = values.get("balance_confirmed")
     with transaction.atomic():
         # Locked before anything else, as case_close does: a case closing meanwhile gets no new proposal.
         if Case.objects.select_for_update().get(pk=case.pk).state != "open":
             raise InvalidInput("the case is closed")
         FrozenAddress.objects.get_or_create(address=address, defaults={"case": case})
         FrozenAddress.objects.select_for_update().get(address=address)  # one proposer per address at a time
-        if ComplianceProposal.objects.filter(address=address, action=action,
+        if ComplianceProposal.objects.filter(address=address, action=chosen.name,
                                              transaction__state__in=PENDING_STATES).exists():
-            raise InvalidInput(f"an open {action} proposal for {address} already exists")
-        tx = multisig_transaction_propose(client=client, multisig=MultisigRole.COMPLIANCE, to=token,
-                                          data=client.token_calldata(function, address), decoded=decoded, actor=actor)
-        proposal = ComplianceProposal.objects.create(case=case, action=action, address=address, transaction=tx,
+            raise InvalidInput(f"an open {chosen.name} proposal for {address} already exists", field="action")
+        tx = multisig_transaction_propose(client=client, multisig=MultisigRole.COMPLIANCE, to=token, data=data,
+                                          decoded=decoded, actor=actor)
+        proposal = ComplianceProposal.objects.create(case=case, action=chosen.name, address=address, transaction=tx,
                                                      balance_confirmed=confirmed, created_by=actor)
         journal_record(action="compliance.proposal.created", actor=actor, obj=proposal, state_after=tx.state,
-                       data={"case": case.pk, "action": action, "address": address, "safe_tx_hash": tx.safe_tx_hash,
-                             "nonce": tx.nonce, **({"balance": str(balance)} if confirmed else {})})
+                       data={"case": case.pk, "action": chosen.name, "address": address,
+                             "safe_tx_hash": tx.safe_tx_hash, "nonce": tx.nonce,
+                             **({"balance": str(balance)} if confirmed is not None else {})})
     return proposal
 
 
@@ -208,20 +210,6 @@ def register_refresh(*, client: ChainClient, address: str) -> FrozenAddress:
             journal_record(action="compliance.register.mismatch", obj=entry, actor_username="register",
                            data={"address": address, "expected": entry.expected_blacklisted, "on_chain": listed})
     return entry
-
-
-def register_after_execution(*, transaction: MultisigTransaction, client: ChainClient) -> None:
-    """After a compliance transaction executes: record what the register now expects, then read chain."""
-    proposal = ComplianceProposal.objects.filter(transaction=transaction).first()
-    if proposal is None:
-        return
-    expected = proposal.action != ComplianceAction.UNBLACKLIST  # destroy keeps the address blacklisted
-    FrozenAddress.objects.filter(address=proposal.address).update(
-        expected_blacklisted=expected, last_transaction=transaction, case=proposal.case)
-    journal_record(action="compliance.register.updated", obj=proposal, actor_username="register",
-                   data={"address": proposal.address, "expected_blacklisted": expected,
-                         "safe_tx_hash": transaction.safe_tx_hash})
-    register_refresh(client=client, address=proposal.address)
 
 
 def register_refresh_all(*, client: ChainClient) -> int:

@@ -20,19 +20,17 @@ from django.utils.html import format_html, format_html_join
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.core.amounts import tokens_format
+from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
-from backoffice.multisig.models import MultisigTransaction, TxState
+from backoffice.multisig.actions import ActionField, actions_of
+from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
 
-from .models import Deposit, DepositState, OwnerProposal, ProposalKind, ProposalState
-from .services.gold import InvalidInput
+from .models import Deposit, DepositState, OwnerProposal, ProposalState
 from .services.proposals import deposit_backing_capacity, proposal_cancel, proposal_draft, proposal_propose
 
 PROPOSE_PERMISSION = "issuance.propose_ownerproposal"
 # A proposed transaction can still be withdrawn while it has not been handed to the relayer.
 WITHDRAWABLE = (TxState.AWAITING_SIGNATURES, TxState.APPROVED)
-# The service prefixes its messages with the input they are about; shown beside that field.
-_MESSAGE_FIELDS = {"kind": "kind", "amount": "amount", "recipient": "recipient", "deposits": "deposits",
-                   "fee": "fee_basis_points", "redemption reference": "redemption_reference"}
 
 
 class BackingDepositsField(forms.ModelMultipleChoiceField):
@@ -40,67 +38,69 @@ class BackingDepositsField(forms.ModelMultipleChoiceField):
         return f"{obj.reference}: {obj.depositor}, may back {tokens_format(deposit_backing_capacity(obj))} more tokens"
 
 
-class OwnerProposalAddForm(forms.ModelForm[OwnerProposal]):
-    """The fields of every kind; `proposal_draft` decides which matter and is the only validator."""
+def _form_field(field: ActionField) -> forms.Field:
+    """The form input of an action field; `proposal_draft` (the action) is the only validator."""
+    if field.name == "deposits":
+        return BackingDepositsField(
+            required=False, label=field.label, widget=forms.CheckboxSelectMultiple, help_text=field.help_text,
+            queryset=Deposit.objects.filter(state=DepositState.AUDITED).order_by("reference"))
+    if field.kind == "integer":
+        return forms.IntegerField(required=False, label=field.label, help_text=field.help_text)
+    attrs = {"autocomplete": "off"}
+    if field.kind == "tokens":
+        attrs |= {"inputmode": "decimal", "placeholder": "1234.5"}
+    if field.kind == "address":
+        attrs |= {"size": "46"}
+    return forms.CharField(required=False, max_length=field.max_length, label=field.label,
+                           help_text=field.help_text, widget=forms.TextInput(attrs=attrs))
+
+
+class OwnerProposalAddFormBase(forms.ModelForm[OwnerProposal]):
+    """The fields of every registered action; the chosen action (through `proposal_draft`) is the only
+    validator, and its refusals name the field they are shown beside."""
 
     actor: Any = None  # set per request by OwnerProposalAdmin.get_form
 
-    kind = forms.ChoiceField(choices=ProposalKind.choices, initial=ProposalKind.ISSUE)
-    amount = forms.CharField(
-        required=False, max_length=100, label="Amount (tokens)",
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "placeholder": "1234.5"}),
-        help_text="Issue and redeem: in tokens, e.g. 1234.5 or 1,234.5, at most 6 decimals (one base unit is "
-                  "0.000001).",
-    )
-    recipient = forms.CharField(
-        required=False, max_length=42, widget=forms.TextInput(attrs={"size": 46, "autocomplete": "off"}),
-        help_text="Issue: the checksummed (EIP-55) address that receives the new tokens.",
-    )
-    deposits = BackingDepositsField(
-        required=False, label="Backing deposits", widget=forms.CheckboxSelectMultiple,
-        queryset=Deposit.objects.filter(state=DepositState.AUDITED).order_by("reference"),
-        help_text="Issue: the audited deposits whose gold backs the amount, used in this order.",
-    )
-    fee_basis_points = forms.IntegerField(required=False, label="Fee (basis points)",
-                                          help_text="Set fee: 0 to 20 basis points.")
-    redemption_reference = forms.CharField(required=False, max_length=100,
-                                           help_text="Redeem: the redemption this settles.")
-    memo = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="For the owners: why this is asked.")
-
     class Meta:
         model = OwnerProposal
-        fields = ["kind", "amount", "recipient", "deposits", "fee_basis_points", "redemption_reference", "memo"]
+        fields: list[str] = ["memo"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("kind") in (ProposalKind.ISSUE, ProposalKind.REDEEM) and not data.get("amount"):
-            self.add_error("amount", "amount: required to issue or redeem")
         if self.errors:
             return data  # the service runs on well-formed input only
+        inputs = {name: value for name, value in data.items() if name not in ("kind", "memo")}
+        if "deposits" in inputs:
+            inputs["deposits"] = [d.pk for d in inputs["deposits"] or []]
         # The service is the validation: it checks and drafts in one go, so what the form accepts
         # is exactly what was saved, and a refusal (nothing saved) is shown as a form error.
         try:
-            self.instance = proposal_draft(
-                client=chain_client(), kind=data["kind"], actor=self.actor, amount=data.get("amount", ""),
-                recipient=data.get("recipient", ""), deposit_ids=[d.pk for d in data.get("deposits") or []],
-                memo=data.get("memo", ""), fee_basis_points=data.get("fee_basis_points"),
-                redemption_reference=data.get("redemption_reference", ""),
-            )
+            self.instance = proposal_draft(client=chain_client(), kind=data["kind"], actor=self.actor,
+                                           memo=data.get("memo", ""), **inputs)
         except InvalidInput as exc:
-            self._service_error(str(exc))
+            self.add_error(exc.field if exc.field in self.fields else None, str(exc))
         except TransitionRefused as exc:
             raise forms.ValidationError(str(exc)) from exc
         except ChainError as exc:
             raise forms.ValidationError(f"the chain could not be read, nothing was saved: {exc}") from exc
         return data
 
-    def _service_error(self, message: str) -> None:
-        prefix = message.split(":", 1)[0].strip()
-        self.add_error(_MESSAGE_FIELDS.get(prefix), message)
-
     def _post_clean(self) -> None:
         """Nothing to copy or validate on the model: `clean` got the instance from the service."""
+
+
+def owner_proposal_add_form() -> type[OwnerProposalAddFormBase]:
+    """The add form, built from the registry: a kind per registered action, an input per action field."""
+    actions = actions_of(MultisigRole.ISSUANCE)
+    declared: dict[str, Any] = {"kind": forms.ChoiceField(choices=[(a.name, a.label) for a in actions],
+                                                          initial=actions[0].name if actions else None)}
+    for action in actions:
+        for field in action.fields:
+            declared.setdefault(field.name, _form_field(field))
+    declared["memo"] = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                       help_text="For the owners: why this is asked.")
+    meta = type("Meta", (OwnerProposalAddFormBase.Meta,), {"fields": list(declared)})
+    return type("OwnerProposalAddForm", (OwnerProposalAddFormBase,), {**declared, "Meta": meta})
 
 
 def _signing_url(tx: MultisigTransaction) -> str:
@@ -120,9 +120,13 @@ class OwnerProposalAdmin(ServiceFSMAdmin):
         "cancel": lambda r, o, d: proposal_cancel(client=chain_client(), proposal_id=o.pk, reason=d["reason"],
                                                   actor=actor(r)),
     }
-    add_form, add_permission = OwnerProposalAddForm, PROPOSE_PERMISSION
+    add_permission = PROPOSE_PERMISSION
     change_fields = ["kind", "amount_tokens", "recipient", "backing", "fee_basis_points", "redemption_reference",
                      "memo", "status_display", "signing", "created_by", "created_at", "cancel_reason"]
+
+    @property
+    def add_form(self) -> Any:
+        return owner_proposal_add_form()
 
     def get_queryset(self, request: http.HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("transaction", "created_by")

@@ -11,11 +11,14 @@ from django.db.models import Q, QuerySet, Sum
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
+from backoffice.multisig.actions import call_decode
 from backoffice.multisig.models import PENDING_STATES, MultisigRole, MultisigTransaction
 
 from .models import Audit, AuditState, Bar, GoldPrice
 from .models.deposits import IN_CUSTODY
 
+# The action whose pending amounts the headroom subtracts (issuance/actions.py).
+ISSUE = "issue"
 TOKEN_UNIT = 10**6  # base units per token (6 decimals); one token is one US dollar
 
 
@@ -43,15 +46,19 @@ def audit_last_accepted() -> Audit | None:
 
 def pending_issue_total(*, exclude_transaction_id: int | None = None, exclude_proposal_id: int | None = None) -> int:
     """Base units that may still be issued by what is already asked: issue transactions on the
-    issuance multisig not yet executed (nor failed, cancelled, rejected) and issue drafts."""
-    from .models import OwnerProposal, ProposalKind, ProposalState
+    issuance multisig not yet executed (nor failed, cancelled, rejected) and issue drafts. A
+    transaction counts by what its signed bytes call (the registry decodes them), never by the
+    description its author stored."""
+    from .models import OwnerProposal, ProposalState
 
     total = 0
-    for decoded in MultisigTransaction.objects.filter(
-        multisig=MultisigRole.ISSUANCE, state__in=PENDING_STATES, decoded__function="issue"
-    ).exclude(pk=exclude_transaction_id).values_list("decoded", flat=True):
-        total += int(decoded["amount"])
-    drafts = OwnerProposal.objects.filter(kind=ProposalKind.ISSUE, state=ProposalState.DRAFT)
+    pending = MultisigTransaction.objects.filter(multisig=MultisigRole.ISSUANCE, state__in=PENDING_STATES)
+    for tx in pending.exclude(pk=exclude_transaction_id).only("pk", "multisig", "to", "safe_address", "data",
+                                                               "operation", "nonce"):
+        call = call_decode(tx)
+        if call.action is not None and call.action.name == ISSUE:
+            total += int(call.arguments["amount"])
+    drafts = OwnerProposal.objects.filter(kind=ISSUE, state=ProposalState.DRAFT)
     if exclude_proposal_id is not None:
         drafts = drafts.exclude(pk=exclude_proposal_id)
     total += int(drafts.aggregate(t=Sum("amount"))["t"] or 0)

@@ -19,17 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.chain.client import ChainError, chain_client
-from backoffice.core.errors import InvalidInput
 
 from .models import MultisigTransaction, TxState
-from .onchain import (
-    RAW_MAX_BYTES,
-    CallRefused,
-    approval_call_prepare,
-    chain_tx_report,
-    execution_call_prepare,
-    raw_submission_create,
-)
 from .selectors import transaction_status, transaction_visible_to
 from .services import SignatureRefused, confirmation_add, safe_tx_of
 
@@ -128,83 +119,3 @@ class TransactionSignaturesView(TransactionView):
             detail += " The threshold is reached; the transaction is being sent."
         return Response(SignatureResultSerializer({**result, "detail": detail}).data, status=status.HTTP_201_CREATED)
 
-
-# --- the on-chain kind (USDKG multisig): calls for the wallet, what it sent, signed transactions ---
-CallSerializer = inline_serializer("MultisigWalletCall", fields={
-    "from": serializers.CharField(), "to": serializers.CharField(), "data": serializers.CharField(),
-    "value": serializers.CharField(), "chainId": serializers.CharField(), "function": serializers.CharField()})
-
-
-class _CallView(TransactionView):
-    prepare: Any = None
-
-    def get(self, request: Request, tx_id: int) -> Response:
-        tx = self.transaction_get(request, tx_id)
-        try:
-            call = type(self).prepare(client=chain_client(), transaction_id=tx.pk, actor=cast(User, request.user))
-        except CallRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except ChainError as exc:
-            return Response({"detail": f"the chain could not be asked, try again: {exc}"},
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        return Response(call)
-
-
-class TransactionApproveCallView(_CallView):
-    prepare = staticmethod(approval_call_prepare)
-
-    @extend_schema(operation_id="multisig_transaction_approve_call", responses={
-        200: CallSerializer, 409: OpenApiResponse(DetailSerializer, description="not now, and why")},
-        summary="The approveHash transaction the signed-in owner's wallet sends (USDKG multisig, head only)")
-    def get(self, request: Request, tx_id: int) -> Response:
-        return super().get(request, tx_id)
-
-
-class TransactionExecuteCallView(_CallView):
-    prepare = staticmethod(execution_call_prepare)
-
-    @extend_schema(operation_id="multisig_transaction_execute_call", responses={
-        200: CallSerializer, 409: OpenApiResponse(DetailSerializer, description="not now, and why")},
-        summary="The execTransaction an owner's wallet sends once the threshold of approvals holds on chain")
-    def get(self, request: Request, tx_id: int) -> Response:
-        return super().get(request, tx_id)
-
-
-class TransactionSentView(TransactionView):
-    @extend_schema(operation_id="multisig_transaction_sent",
-                   request=inline_serializer("MultisigSent", fields={"tx_hash": serializers.CharField()}),
-                   responses={202: DetailSerializer, 400: DetailSerializer},
-                   summary="Tell the server the wallet sent a transaction: the watcher looks now (nothing is "
-                           "counted from this; approvals are counted from the chain)")
-    def post(self, request: Request, tx_id: int) -> Response:
-        tx = self.transaction_get(request, tx_id)
-        data = request.data if isinstance(request.data, dict) else {}
-        try:
-            chain_tx_report(transaction_id=tx.pk, tx_hash=str(data.get("tx_hash", "")), actor=cast(User, request.user))
-        except InvalidInput as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"detail": "Sent. It counts once the chain watcher sees it confirmed on chain."},
-                        status=status.HTTP_202_ACCEPTED)
-
-
-class TransactionRawView(TransactionView):
-    @extend_schema(operation_id="multisig_transaction_raw",
-                   request=inline_serializer("MultisigRaw", fields={"raw": serializers.CharField(
-                       help_text="the signed transaction, 0x-prefixed hexadecimal")}),
-                   responses={202: DetailSerializer, 400: DetailSerializer},
-                   summary="Hand in a signed approveHash or execTransaction (offline or hardware signer): the "
-                           "worker checks it against this transaction and sends it, or refuses with the reason")
-    def post(self, request: Request, tx_id: int) -> Response:
-        tx = self.transaction_get(request, tx_id)
-        data = request.data if isinstance(request.data, dict) else {}
-        upload = request.FILES.get("file")
-        raw = upload.read(RAW_MAX_BYTES * 2 + 3).decode("ascii", "replace") if upload else str(data.get("raw", ""))
-        try:
-            submission = raw_submission_create(transaction_id=tx.pk, raw_hex=raw, actor=cast(User, request.user))
-        except InvalidInput as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        except CallRefused as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"detail": f"Received {submission.tx_hash}: the worker checks it and sends it.",
-                         "submission": submission.pk, "tx_hash": submission.tx_hash},
-                        status=status.HTTP_202_ACCEPTED)

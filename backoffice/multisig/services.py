@@ -13,7 +13,6 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
@@ -23,6 +22,7 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
+from .actions import transaction_after_execution, transaction_guards_run
 from .kinds import kind_of, multisig_of
 from .kinds import safe_tx_of as safe_tx_of  # the services' name for it, used across the apps
 from .models import LIVE_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
@@ -167,9 +167,9 @@ class GuardRefused(Exception):
 
 
 def _guards_run(tx: MultisigTransaction, client: ChainClient) -> None:
-    """Guards named in settings.MULTISIG_GUARDS, so apps add rules without the kernel knowing them."""
-    for path in settings.MULTISIG_GUARDS:
-        import_string(path)(transaction=tx, client=client)
+    """The guard of the registered action the transaction's bytes call (backoffice.multisig.actions),
+    so apps add rules without the kernel knowing them."""
+    transaction_guards_run(tx, client)
 
 
 def multisig_transaction_broadcast(*, client: ChainClient, transaction_id: int) -> MultisigTransaction:
@@ -431,10 +431,9 @@ def multisig_transactions_recently_executed(*, client: ChainClient, depth: int) 
 
 
 def multisig_transaction_after_execution(*, client: ChainClient, transaction_id: int) -> None:
-    """Hooks named in settings.MULTISIG_AFTER_EXECUTION (e.g. the frozen-address register refresh),
-    run by the follower once a transaction is executed and committed."""
+    """The after-execution step of the registered action the transaction's bytes call (e.g. the
+    frozen-address register refresh), run by the follower once it is executed and committed."""
     tx = MultisigTransaction.objects.get(pk=transaction_id)
     if tx.state != TxState.EXECUTED:
         return
-    for path in settings.MULTISIG_AFTER_EXECUTION:
-        import_string(path)(transaction=tx, client=client)
+    transaction_after_execution(tx, client)

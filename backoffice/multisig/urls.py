@@ -13,8 +13,4 @@ urlpatterns = [
     path("<int:tx_id>/typed-data/", api.TransactionTypedDataView.as_view(), name="typed-data"),
     path("<int:tx_id>/signatures/", api.TransactionSignaturesView.as_view(), name="signatures"),
     path("<int:tx_id>/status/", api.TransactionStatusView.as_view(), name="status"),
-    path("<int:tx_id>/approve-call/", api.TransactionApproveCallView.as_view(), name="approve-call"),
-    path("<int:tx_id>/execute-call/", api.TransactionExecuteCallView.as_view(), name="execute-call"),
-    path("<int:tx_id>/sent/", api.TransactionSentView.as_view(), name="sent"),
-    path("<int:tx_id>/raw/", api.TransactionRawView.as_view(), name="raw"),
 ]

@@ -13,11 +13,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.models import Multisig
 
+from .actions import transaction_display, transaction_record
 from .devwallet import dev_wallet_enabled
 from .kinds import kind_of, multisig_of
 from .models import MultisigRole, MultisigTransaction, Signer, TxState
@@ -27,7 +28,7 @@ from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
 # Transactions still on their way: the multisig's queue, in the order the chain will take them.
 PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 # Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
-_SHOWN_KEYS = {"function", "to", "amount", "tokens", "backing", "proposal", "case"}
+_SHOWN_KEYS = {"function", "action", "description", "to", "amount", "tokens", "backing"}
 
 
 def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, signed: bool) -> str:
@@ -40,18 +41,6 @@ def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, si
         return "You have signed this transaction."
     if settings.MULTISIG_FOUR_EYES and tx.multisig == MultisigRole.ISSUANCE and tx.created_by_id == user.pk:
         return "You proposed this transaction; other owners sign it (four eyes)."
-    return ""
-
-
-def _proposal_url(decoded: dict[str, Any]) -> str:
-    """The admin page of what the transaction was proposed for: an owner proposal or a compliance case."""
-    for key, url_name in (("proposal", "admin:issuance_ownerproposal_change"),
-                          ("case", "admin:compliance_case_change")):
-        if isinstance(decoded.get(key), int):
-            try:
-                return reverse(url_name, args=[decoded[key]])
-            except NoReverseMatch:
-                return ""
     return ""
 
 
@@ -100,10 +89,14 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     status = transaction_status(tx)
     signed = any(s["address"] == (signer.address if signer else None) for s in status["signed_by"])
     refusal = _sign_refusal(user, tx, signer, signed)
-    decoded = tx.decoded if isinstance(tx.decoded, dict) else {}
+    # What is signed, read from the bytes through the action registry: never the author's `decoded` JSON.
+    decoded = transaction_display(tx)
+    record = transaction_record(tx)
     backing = decoded.get("backing")
-    queue = (MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
-             .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    queue = list(MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
+                 .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    for item in queue:
+        item.call = transaction_display(item, details=False)
     multisig = multisig_of(tx)
     onchain = not kind_of(multisig).signs_off_chain
     config = {
@@ -112,19 +105,21 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
         "typed_data_url": reverse("multisig:typed-data", args=[tx.pk]),
         "signatures_url": reverse("multisig:signatures", args=[tx.pk]),
         "status_url": reverse("multisig:status", args=[tx.pk]),
-        "approve_call_url": reverse("multisig:approve-call", args=[tx.pk]),
-        "execute_call_url": reverse("multisig:execute-call", args=[tx.pk]),
-        "sent_url": reverse("multisig:sent", args=[tx.pk]), "raw_url": reverse("multisig:raw", args=[tx.pk]),
+        # The on-chain kind's calls live in the one transactions API.
+        "approve_call_url": reverse("multisig-api:transaction-approve-call", args=[tx.pk]),
+        "execute_call_url": reverse("multisig-api:transaction-execute-call", args=[tx.pk]),
+        "sent_url": reverse("multisig-api:transaction-sent", args=[tx.pk]),
+        "raw_url": reverse("multisig-api:transaction-raw", args=[tx.pk]),
         "onchain": onchain,
     }
     return render(request, "multisig/sign.html", {
         **admin.site.each_context(request),
         "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
         "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal and not onchain,
-        "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": _proposal_url(decoded),
+        "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": record.url if record else "",
+        "proposal_label": record.label if record else "", "description": decoded.get("description", ""),
         # On the USDKG multisig only the lowest pending nonce can gather approvals; the rest wait for it.
         "queue_head": min((item.nonce for item in queue), default=None),
-        "proposal_label": f"Case #{decoded['case']}" if "case" in decoded else f"Proposal #{decoded.get('proposal')}",
         "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
         "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),
         "dev_wallet": dev_wallet_enabled(), "onchain": onchain,

@@ -221,10 +221,6 @@ COLLATERAL_RATIO = Decimal(env.str("COLLATERAL_RATIO", default="1.00"))
 if not COLLATERAL_RATIO.is_finite() or COLLATERAL_RATIO <= 0:
     raise ImproperlyConfigured(f"COLLATERAL_RATIO must be a positive number, not {COLLATERAL_RATIO}")
 
-# Checks run by the broadcaster right before it signs a multisig transaction (dotted paths).
-MULTISIG_GUARDS = ["issuance.guards.issue_guard", "compliance.guards.destroy_guard"]
-# Run once a multisig transaction is executed (dotted paths).
-MULTISIG_AFTER_EXECUTION = ["compliance.services.register_after_execution"]
 # A relayer transaction without a receipt after this long is replaced (same nonce, higher fees).
 # What `seed_demo` adds after the users, per app (each returns what it made, "" when nothing).
 DEMO_SEEDERS = ["issuance.demo.demo_gold_seed"]

@@ -14,16 +14,10 @@ from rest_framework import serializers
 
 from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadSerializerField
-from backoffice.multisig.models import MultisigTransaction, TxState
-from compliance.models import (
-    Case,
-    CaseCategory,
-    CaseEvidence,
-    CaseState,
-    ComplianceAction,
-    ComplianceProposal,
-    FrozenAddress,
-)
+from backoffice.multisig.actions import action_find, actions_of
+from backoffice.multisig.api_transactions import transaction_api_url
+from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
+from compliance.models import Case, CaseCategory, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
 from compliance.models.cases import EVIDENCE
 from issuance.api.serializers import DecimalStringField
 
@@ -90,10 +84,12 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
     signatures_count = serializers.SerializerMethodField()
     signed_by = serializers.SerializerMethodField(help_text="Usernames of the officers who signed, in order.")
     signing_url = serializers.SerializerMethodField(help_text="The signing page of this transaction.")
+    url = serializers.SerializerMethodField(help_text="This transaction in /api/multisig/transactions/: its "
+                                                      "typed data, signatures, cancel and reject are there.")
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
+        fields = ["id", "url", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
                   "signing_url", "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
 
@@ -109,9 +105,13 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
     def get_signing_url(self, tx: MultisigTransaction) -> str:
         return signing_url(tx.pk)
 
+    def get_url(self, tx: MultisigTransaction) -> str:
+        return transaction_api_url(tx.pk)
+
 
 class ComplianceProposalSerializer(serializers.ModelSerializer):
-    action = serializers.ChoiceField(choices=ComplianceAction.choices, read_only=True)
+    action = serializers.CharField(read_only=True, help_text="The registered compliance action: blacklist, "
+                                                             "unblacklist, destroy_funds, ...")
     status = serializers.ChoiceField(choices=PROPOSAL_STATUS_CHOICES, read_only=True,
                                      help_text="The state of the proposal's multisig transaction.")
     balance_confirmed = ComplianceBaseUnitsField(read_only=True, allow_null=True,
@@ -156,20 +156,30 @@ class EvidenceUploadSerializer(serializers.Serializer):
 # --- proposals ------------------------------------------------------------------------------
 
 class ComplianceProposalCreateSerializer(serializers.Serializer):
+    """`action` names a registered compliance action (compliance/actions.py); the other inputs are the
+    fields the actions declare (destroy_funds: `confirm_amount`, the balance typed exactly)."""
+
     case = serializers.PrimaryKeyRelatedField(queryset=Case.objects.all())
-    action = serializers.ChoiceField(choices=ComplianceAction.choices)
-    confirm_amount = DecimalStringField(
-        required=False, allow_null=True,
-        help_text="destroy_funds only: the address's current balance in tokens, typed exactly, as a string "
-                  "(e.g. \"5000\", or as the case page shows it, \"5,000.000000\"). Anything else is refused and "
-                  "nothing is stored.",
-    )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        actions = actions_of(MultisigRole.COMPLIANCE)
+        fields: dict[str, serializers.Field] = {
+            **super().get_fields(), "action": serializers.ChoiceField(choices=[(a.name, a.label) for a in actions])}
+        for action in actions:
+            for field in action.fields:
+                # Tokens are the only kind a compliance action takes today; a new kind gets its input here.
+                fields.setdefault(field.name, DecimalStringField(
+                    required=False, allow_null=True,
+                    help_text=f"{action.name}: {field.help_text} In tokens, as a string (e.g. \"5000\", or as the "
+                              "case page shows it, \"5,000.000000\"). Anything else is refused and nothing is stored."))
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Only the shape: without it the service would be handed None and answer "'None' is not a number".
-        if attrs["action"] == ComplianceAction.DESTROY_FUNDS and attrs.get("confirm_amount") is None:
-            raise serializers.ValidationError(
-                {"confirm_amount": "required to destroy funds: type the address's balance, in tokens"})
+        action = action_find(attrs["action"], role=MultisigRole.COMPLIANCE)
+        for field in action.fields if action else ():
+            if field.required and attrs.get(field.name) is None:
+                raise serializers.ValidationError({field.name: field.required_message})
         return attrs
 
 

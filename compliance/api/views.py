@@ -165,15 +165,16 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     )
     def create(self, request: Request) -> Response:
         data = self.parsed(s.ComplianceProposalCreateSerializer, request)
-        confirm = data.get("confirm_amount")
-        proposal = services.compliance_proposal_create(
-            client=chain_client(), case_id=data["case"].pk, action=data["action"], actor=_actor(request),
-            confirm_amount=str(confirm) if confirm is not None else None,
-        )
+        case, action = data.pop("case"), data.pop("action")
+        # Token inputs reach the service as the text typed: it parses them (e.g. the destroy confirmation).
+        inputs = {name: str(value) if value is not None else None for name, value in data.items()}
+        proposal = services.compliance_proposal_create(client=chain_client(), case_id=case.pk, action=action,
+                                                       actor=_actor(request), **inputs)
         return self.presented(proposal.pk, status.HTTP_201_CREATED)
 
     @extend_schema(summary="The EIP-712 typed data to sign with eth_signTypedData_v4 (officer)",
-                   description="Exactly the JSON to hand to the wallet, or to an offline signer.",
+                   description="Exactly the JSON to hand to the wallet, or to an offline signer. Deprecated: use "
+                               "/api/multisig/transactions/{transaction.id}/typed-data/.", deprecated=True,
                    responses={200: s.ComplianceTypedDataSerializer, **REFUSALS})
     @action(detail=True, methods=["get"], url_path="typed-data")
     def typed_data(self, request: Request, pk: str | None = None) -> Response:
@@ -181,10 +182,12 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
         return Response(safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address))
 
     @extend_schema(
-        summary="Add your signature (officers of the compliance multisig)",
+        summary="Add your signature (officers of the compliance multisig)", deprecated=True,
         description="Accepted only if it recovers to your own bound officer address over this transaction's "
                     "safeTxHash on this chain and you have not signed it yet. The fifth signature approves it and "
-                    "hands it to the broadcaster. A refusal (400) says why and stores nothing but its journal entry.",
+                    "hands it to the broadcaster. A refusal (400) says why and stores nothing but its journal entry. "
+                    "Deprecated: use /api/multisig/transactions/{transaction.id}/signatures/; cancel and reject "
+                    "are there too.",
         request=s.ComplianceSignatureSerializer,
         responses={200: s.ComplianceProposalSerializer, **REFUSALS, **UNAVAILABLE},
     )

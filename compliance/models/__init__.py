@@ -1,8 +1,8 @@
 from .cases import Case, CaseCategory, CaseEvidence, CaseState
-from .proposals import ComplianceAction, ComplianceProposal
+from .proposals import ComplianceProposal
 from .register import FrozenAddress, ScreeningEntry, ScreeningImport
 
 __all__ = [
-    "Case", "CaseCategory", "CaseEvidence", "CaseState", "ComplianceAction", "ComplianceProposal", "FrozenAddress",
+    "Case", "CaseCategory", "CaseEvidence", "CaseState", "ComplianceProposal", "FrozenAddress",
     "ScreeningEntry", "ScreeningImport",
 ]

@@ -10,22 +10,11 @@ from django.conf import settings
 from django.db import models
 
 
-class ComplianceAction(models.TextChoices):
-    BLACKLIST = "blacklist", "Blacklist (freeze sending)"
-    UNBLACKLIST = "unblacklist", "Remove from blacklist"
-    DESTROY_FUNDS = "destroy_funds", "Destroy blacklisted funds"
-
-
-TOKEN_FUNCTION = {
-    ComplianceAction.BLACKLIST: "addBlackList",
-    ComplianceAction.UNBLACKLIST: "removeBlackList",
-    ComplianceAction.DESTROY_FUNDS: "destroyBlackFunds",
-}
-
-
 class ComplianceProposal(models.Model):
     case = models.ForeignKey("compliance.Case", on_delete=models.PROTECT, related_name="proposals")
-    action = models.CharField(max_length=20, choices=ComplianceAction.choices)
+    # The name of a registered compliance action (compliance/actions.py): the registry, not a choice
+    # list here, says which exist, so adding an action needs no migration.
+    action = models.CharField(max_length=20)
     address = models.CharField(max_length=42, db_index=True)
     # For destroy funds: the balance shown and confirmed by the proposer, in base units.
     balance_confirmed = models.DecimalField(max_digits=78, decimal_places=0, null=True, blank=True)
@@ -38,7 +27,14 @@ class ComplianceProposal(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_action_display()} {self.address} ({self.status})"
+        return f"{self.action_label} {self.address} ({self.status})"
+
+    @property
+    def action_label(self) -> str:
+        from backoffice.multisig.actions import action_find
+
+        action = action_find(self.action)
+        return str(action.label) if action else self.action
 
     @property
     def status(self) -> str:

@@ -33,10 +33,12 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
 from backoffice.journal.services import TransitionRefused
+from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
+from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 from backoffice.multisig.services import confirmation_add, safe_tx_of
 from issuance import services
-from issuance.models import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
+from issuance.models import OwnerProposal, ProposalBacking, ProposalState
 
 from .permissions import ActionPermission
 from .serializers import DecimalStringField, ErrorSerializer, ReasonSerializer
@@ -92,10 +94,9 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
     # choice set under two property names makes the schema generator warn (and --fail-on-warn fail).
     status = serializers.CharField(source="state", read_only=True,
                                    help_text=f"The transaction's state: one of {', '.join(TxState.values)}.")
-    function = serializers.CharField(source="decoded.function", read_only=True, allow_null=True,
-                                     help_text="The token (or multisig) function called; 'rejection' for a "
-                                               "rejection transaction.")
-    decoded = serializers.DictField(read_only=True, help_text="The call in readable form, as frozen when proposed.")
+    function = serializers.SerializerMethodField(help_text="The token function its bytes call; 'rejection' for a "
+                                                           "rejection transaction.")
+    decoded = serializers.SerializerMethodField(help_text="The call in readable form, decoded from its bytes.")
     proposal = serializers.IntegerField(source="owner_proposal.pk", read_only=True, allow_null=True,
                                         help_text="The owner proposal this transaction carries out, if any.")
     replaces = serializers.CharField(source="replaces.safe_tx_hash", read_only=True, allow_null=True,
@@ -103,13 +104,25 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
     confirmations = OwnerConfirmationSerializer(many=True, read_only=True)
     confirmations_count = serializers.SerializerMethodField()
     signatures = serializers.SerializerMethodField(help_text='e.g. "2 of 3"')
+    url = serializers.SerializerMethodField(help_text="This transaction in /api/multisig/transactions/: its "
+                                                      "typed data, signatures, cancel and reject are there.")
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
+        fields = ["id", "url", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
                   "replaces", "threshold", "confirmations_count", "signatures", "confirmations", "created_at",
                   "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
+
+    def get_url(self, tx: MultisigTransaction) -> str:
+        return transaction_api_url(tx.pk)
+
+    def get_function(self, tx: MultisigTransaction) -> str:
+        return str(transaction_display(tx, details=False)["function"])
+
+    @extend_schema_field({"type": "object", "additionalProperties": True})
+    def get_decoded(self, tx: MultisigTransaction) -> dict[str, Any]:
+        return transaction_display(tx, details=False)
 
     def get_confirmations_count(self, tx: MultisigTransaction) -> int:
         return len(tx.confirmations.all())  # prefetched: no query per row
@@ -130,7 +143,8 @@ class ProposalBackingSerializer(serializers.ModelSerializer):
 
 
 class ProposalSerializer(serializers.ModelSerializer):
-    kind = serializers.CharField(read_only=True, help_text=f"One of {', '.join(ProposalKind.values)}.")
+    kind = serializers.CharField(read_only=True, help_text="The registered owner-proposal action: issue, redeem, "
+                                                           "pause, unpause, set_fee, ...")
     amount = BaseUnitsField(read_only=True, allow_null=True)
     amount_tokens = TokensField(source="amount", read_only=True, allow_null=True)
     backings = ProposalBackingSerializer(many=True, read_only=True,
@@ -138,6 +152,8 @@ class ProposalSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=PROPOSAL_STATUSES, read_only=True,
                                      help_text="'draft' (or 'cancelled') until proposed; the multisig "
                                                "transaction's state after.")
+    arguments = serializers.DictField(read_only=True, help_text="The values of the action's fields that have no "
+                                                                "field of their own above.")
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     transaction = MultisigTransactionSummarySerializer(read_only=True, allow_null=True,
                                                        help_text="Set once proposed.")
@@ -148,7 +164,7 @@ class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = OwnerProposal
         fields = ["id", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points", "redemption_reference",
-                  "memo", "backings", "status", "created_by", "created_at", "cancel_reason", "transaction",
+                  "arguments", "memo", "backings", "status", "created_by", "created_at", "cancel_reason", "transaction",
                   "rejection"]
         read_only_fields = fields
 
@@ -178,24 +194,41 @@ class SafeTxTypedDataSerializer(serializers.Serializer):
 
 # --- input ----------------------------------------------------------------------------------
 
+def _draft_field(field: ActionField) -> serializers.Field:
+    """The API input of an action field; the action (through `proposal_draft`) judges its value."""
+    if field.kind == "tokens":
+        return DecimalStringField(required=False, allow_null=True,
+                                  help_text=f"{field.help_text} A decimal string in tokens, at most 6 decimals.")
+    if field.kind == "integer":
+        return serializers.IntegerField(required=False, allow_null=True, help_text=field.help_text)
+    if field.kind == "ids":
+        return serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                     max_length=1000, help_text=field.help_text)
+    return serializers.CharField(required=False, allow_blank=True, default="", max_length=max(field.max_length, 100),
+                                 help_text=field.help_text)
+
+
 class ProposalDraftSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=ProposalKind.choices)
-    amount = DecimalStringField(required=False, allow_null=True,
-                                help_text="issue, redeem: tokens as a decimal string, at most 6 decimals.")
-    recipient = serializers.CharField(required=False, allow_blank=True, default="", max_length=100,
-                                      help_text="issue: the EIP-55 checksummed address that receives the tokens.")
-    deposits = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
-                                     max_length=1000, help_text="issue: ids of the audited deposits backing it.")
+    """`kind` names a registered owner-proposal action; the other inputs are the fields of every action
+    (issuance/actions.py), each used by the actions that declare it."""
+
     memo = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    fee_basis_points = serializers.IntegerField(required=False, allow_null=True,
-                                                help_text="set_fee: 0 to 20 basis points.")
-    redemption_reference = serializers.CharField(required=False, allow_blank=True, default="", max_length=100,
-                                                 help_text="redeem: the redemption it settles.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        actions = actions_of(MultisigRole.ISSUANCE)
+        fields: dict[str, serializers.Field] = {
+            "kind": serializers.ChoiceField(choices=[(a.name, a.label) for a in actions])}
+        for declared in actions:
+            for field in declared.fields:
+                fields.setdefault(field.name, _draft_field(field))
+        return {**fields, **super().get_fields()}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # Only the shape: without it the service would be handed None and answer "'None' is not a number".
-        if attrs["kind"] in (ProposalKind.ISSUE, ProposalKind.REDEEM) and attrs.get("amount") is None:
-            raise serializers.ValidationError({"amount": "required for an issue or a redemption"})
+        # Only the shape (a required field is there); without it the service would be handed None.
+        action = action_find(attrs["kind"], role=MultisigRole.ISSUANCE)
+        for field in action.fields if action else ():
+            if field.required and attrs.get(field.name) in (None, "", []):
+                raise serializers.ValidationError({field.name: field.required_message})
         return attrs
 
 
@@ -284,11 +317,8 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
     )
     def create(self, request: Request) -> Response:
         data = self.parsed(ProposalDraftSerializer, request)
-        proposal = services.proposal_draft(
-            client=chain_client(), kind=data["kind"], actor=_actor(request), amount=data.get("amount"),
-            recipient=data["recipient"], deposit_ids=data["deposits"], memo=data["memo"],
-            fee_basis_points=data.get("fee_basis_points"), redemption_reference=data["redemption_reference"],
-        )
+        kind, memo = data.pop("kind"), data.pop("memo")
+        proposal = services.proposal_draft(client=chain_client(), kind=kind, actor=_actor(request), memo=memo, **data)
         return self.presented(proposal.pk, status.HTTP_201_CREATED)
 
     @extend_schema(summary="Hand a draft to the issuance multisig: nonce and safeTxHash are frozen (operator)",
@@ -315,7 +345,9 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
 
     @extend_schema(
         summary="The EIP-712 typed data to sign with eth_signTypedData_v4",
-        description="Exactly the JSON to hand to the wallet, or to an offline signer. 409 while a draft.",
+        description="Exactly the JSON to hand to the wallet, or to an offline signer. 409 while a draft. "
+                    "Deprecated: use /api/multisig/transactions/{transaction.id}/typed-data/.",
+        deprecated=True,
         responses={200: SafeTxTypedDataSerializer, **REFUSALS},
     )
     @action(detail=True, methods=["get"], url_path="typed-data")
@@ -324,11 +356,12 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
         return Response(safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address))
 
     @extend_schema(
-        summary="Add your signature (owners of the issuance multisig)",
+        summary="Add your signature (owners of the issuance multisig)", deprecated=True,
         description="Accepted only if it recovers to your own bound owner address over this transaction's "
                     "safeTxHash on this chain, you did not propose it, and you have not signed it yet. The third "
                     "signature approves it and hands it to the broadcaster. A refusal (400) says why and stores "
-                    "nothing but its journal entry.",
+                    "nothing but its journal entry. Deprecated: use "
+                    "/api/multisig/transactions/{transaction.id}/signatures/.",
         request=SignatureSubmitSerializer, responses={200: ProposalSerializer, **REFUSALS, **UNAVAILABLE},
     )
     @action(detail=True, methods=["post"])

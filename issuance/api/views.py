@@ -94,6 +94,8 @@ class ServiceViewSet(viewsets.GenericViewSet):
         code: int = status.HTTP_400_BAD_REQUEST
         if isinstance(exc, BarListInvalid):
             body = {"detail": f"the bar list has {len(exc.errors)} error(s); nothing was saved", "errors": exc.errors}
+        elif isinstance(exc, services.InvalidInput) and exc.field:
+            body = {"detail": str(exc), exc.field: [str(exc)]}  # beside the input it is about, as DRF does
         elif isinstance(exc, services.InvalidInput | SignatureRefused):
             body = {"detail": str(exc)}  # a refused signature is refused input; the service journalled why
         elif isinstance(exc, ChainError):

@@ -3,10 +3,10 @@ from .bars import Bar, Vault
 from .deposits import Deposit, DepositState
 from .imports import BarListImport, ImportKind, ImportState
 from .prices import GoldPrice, ReserveSnapshot
-from .proposals import OwnerProposal, ProposalBacking, ProposalKind, ProposalState
+from .proposals import OwnerProposal, ProposalBacking, ProposalState
 
 __all__ = [
     "Audit", "AuditCount", "AuditState", "Bar", "BarListImport", "Deposit", "DepositState", "Discrepancy",
-    "DiscrepancyKind", "GoldPrice", "ImportKind", "ImportState", "OwnerProposal", "ProposalBacking", "ProposalKind",
+    "DiscrepancyKind", "GoldPrice", "ImportKind", "ImportState", "OwnerProposal", "ProposalBacking",
     "ProposalState", "ReserveSnapshot", "Vault",
 ]

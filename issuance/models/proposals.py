@@ -8,16 +8,9 @@ own state machine then carries it through signatures, broadcast and execution. T
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
-
-
-class ProposalKind(models.TextChoices):
-    ISSUE = "issue", "Issue tokens"
-    REDEEM = "redeem", "Redeem tokens"
-    PAUSE = "pause", "Pause transfers"
-    UNPAUSE = "unpause", "Unpause transfers"
-    SET_FEE = "set_fee", "Set the transfer fee"
 
 
 class ProposalState(models.TextChoices):
@@ -27,11 +20,16 @@ class ProposalState(models.TextChoices):
 
 
 class OwnerProposal(ConcurrentTransitionMixin, models.Model):
-    kind = models.CharField(max_length=20, choices=ProposalKind.choices)
+    # The name of a registered owner-proposal action (issuance/actions.py): the registry, not a choice
+    # list here, says which exist, so adding an action needs no migration.
+    kind = models.CharField(max_length=20)
     amount = models.DecimalField(max_digits=78, decimal_places=0, null=True, blank=True)  # base units, exact
     recipient = models.CharField(max_length=42, blank=True)
     fee_basis_points = models.PositiveSmallIntegerField(null=True, blank=True)
     redemption_reference = models.CharField(max_length=100, blank=True)
+    # The values of an action's fields that have no column above (a newly registered action's own
+    # inputs), so that adding an action needs no migration either.
+    arguments = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     memo = models.TextField(blank=True)
     deposits = models.ManyToManyField("issuance.Deposit", through="issuance.ProposalBacking", blank=True,
                                       related_name="proposals")
@@ -47,7 +45,10 @@ class OwnerProposal(ConcurrentTransitionMixin, models.Model):
         permissions = [("propose_ownerproposal", "Can draft, propose and cancel owner proposals")]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.get_kind_display()} ({self.status})"
+        from backoffice.multisig.actions import action_find
+
+        action = action_find(self.kind)
+        return f"#{self.pk} {action.label if action else self.kind} ({self.status})"
 
     @property
     def status(self) -> str:

@@ -123,7 +123,7 @@ def _add(client: Client, gold_backing, **fields):
 
 @pytest.mark.parametrize(("fields", "message"), [
     ({"amount": "0.0000001"}, "amount: at most 6 decimals"),
-    ({"amount": ""}, "amount: required to issue or redeem"),
+    ({"amount": ""}, "amount: required for an issue or a redemption"),
     ({"recipient": RECIPIENT.lower()}, "is not checksummed (EIP-55)"),
     ({"amount": "999999999999"}, "exceeds the headroom"),
     ({"kind": "set_fee", "fee_basis_points": "25"}, "fee: between 0 and 20 basis points"),

@@ -249,7 +249,7 @@ def test_a_signed_transaction_handed_in_by_api_is_stored_or_refused_with_nothing
     api = APIClient()
     api.force_authenticate(owner(1))
     for text, message in (("", "paste or upload"), ("0xzz", "hexadecimal"), ("0x" + "00" * 10, "not a signed")):
-        response = api.post(f"/multisig/{tx.pk}/raw/", {"raw": text}, format="json")
+        response = api.post(f"/api/multisig/transactions/{tx.pk}/raw/", {"raw": text}, format="json")
         assert response.status_code == 400 and message in response.json()["detail"], response.content
     assert not RawSubmission.objects.exists()
     call = approval_call_prepare(client=chain_client(), transaction_id=tx.pk, actor=owner(1))
@@ -259,11 +259,11 @@ def test_a_signed_transaction_handed_in_by_api_is_stored_or_refused_with_nothing
                                     "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9, "chainId": tx.chain_id,
                                        "nonce": w3.eth.get_transaction_count(account.address)})
     signed_raw = bytes(signed.raw_transaction)
-    response = api.post(f"/multisig/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
+    response = api.post(f"/api/multisig/transactions/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
     assert response.status_code == 202, response.content
     stored = RawSubmission.objects.get()
     assert bytes(stored.raw) == signed_raw and stored.state == RawState.RECEIVED and stored.tx_hash == response.json()[
         "tx_hash"]
-    again = api.post(f"/multisig/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
+    again = api.post(f"/api/multisig/transactions/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
     assert again.status_code == 400 and "already" in again.json()["detail"]
     assert RawSubmission.objects.count() == 1
