@@ -23,8 +23,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
-from backoffice.chain.models import Multisig, MultisigKind
+from backoffice.chain.models import Multisig
 
+from .kinds import onchain_kinds
 from .models import Signer
 
 logger = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def _send_refusal(signer: Signer, params: Any) -> str:
     if str(call.get("from", "")).lower() != signer.address.lower():
         return f"you may send only from your own address {signer.address}"
     multisig = Multisig.objects.filter(chain_id=settings.CHAIN_ID, address__iexact=str(call.get("to", "")),
-                                       kind=MultisigKind.USDKG, role=signer.multisig).first()
+                                       kind__in=onchain_kinds(), role=signer.multisig).first()
     if multisig is None:
         return "the development wallet sends only to the USDKG multisig you sign for"
     try:

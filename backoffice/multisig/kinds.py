@@ -114,3 +114,8 @@ KINDS: dict[str, KindBase] = {k.kind: k for k in (SafeKind(), UsdkgKind())}
 
 def kind_of(multisig: Multisig) -> KindBase:
     return KINDS[multisig.kind]
+
+
+def onchain_kinds() -> list[str]:
+    """The kinds whose owners approve on chain (counted by the watcher)."""
+    return [name for name, kind in KINDS.items() if not kind.signs_off_chain]

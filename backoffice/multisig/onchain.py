@@ -22,12 +22,12 @@ from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
-from backoffice.chain.models import ChainEvent, Multisig, MultisigKind
+from backoffice.chain.models import ChainEvent, Multisig
 from backoffice.core.errors import InvalidInput
 from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
-from .kinds import executor_accounts, multisig_of, safe_tx_of
+from .kinds import executor_accounts, kind_of, multisig_of, onchain_kinds, safe_tx_of
 from .models import Confirmation, MultisigTransaction, RawState, RawSubmission, Signer, TxState
 from .services import GuardRefused, _guards_run, multisig_transaction_schedule
 
@@ -56,8 +56,8 @@ def _approval_apply(event: ChainEvent, multisigs: dict[str, Multisig]) -> None:
     with transaction.atomic():
         if not ChainEvent.objects.filter(pk=event.pk, applied=False).update(applied=True):
             return  # another run applied it
-        if tx is None or multisig is None or multisig.kind != MultisigKind.USDKG:
-            return  # an approval of something we never proposed (shown by the history, not counted here)
+        if tx is None or multisig is None or kind_of(multisig).signs_off_chain:
+            return  # an approval of something we never proposed, or a Safe's (its owners sign off chain)
         locked = MultisigTransaction.objects.select_for_update().get(pk=tx.pk)
         signer = Signer.objects.filter(address=owner, multisig=multisig.role).first()
         try:
@@ -112,8 +112,8 @@ def _execution_apply(client: ChainClient, event: ChainEvent) -> None:
 def _approvals_lost_revert() -> None:
     """Approved on-chain-approval transactions not yet sent whose approvals a reorg removed go back
     to awaiting approvals: the chain would refuse to execute them."""
-    usdkg = Multisig.objects.filter(kind=MultisigKind.USDKG).values_list("address", flat=True)
-    for tx in MultisigTransaction.objects.filter(state=TxState.APPROVED, safe_address__in=list(usdkg)):
+    onchain = Multisig.objects.filter(kind__in=onchain_kinds()).values_list("address", flat=True)
+    for tx in MultisigTransaction.objects.filter(state=TxState.APPROVED, safe_address__in=list(onchain)):
         if not tx.has_threshold():
             try:
                 transition_apply(model=MultisigTransaction, pk=tx.pk, transition="unapprove", actor=None,
@@ -143,7 +143,7 @@ def multisig_chain_events_apply(*, client: ChainClient) -> int:
 # --- what the signing page asks a wallet to send ------------------------------------------------
 def _usdkg_require(tx: MultisigTransaction) -> Multisig:
     multisig = multisig_of(tx)
-    if multisig.kind != MultisigKind.USDKG:
+    if kind_of(multisig).signs_off_chain:
         raise CallRefused("this multisig takes off-chain signatures: sign it instead")
     return multisig
 
