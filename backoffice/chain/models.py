@@ -141,7 +141,9 @@ class ChainEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["chain_id", "block_number", "log_index"], name="chain_event_block"),
-            models.Index(fields=["chain_id", "id"], condition=models.Q(applied=False), name="chain_event_unapplied"),
+            # Only multisig events have a consumer: the token's (transfers above all) stay out of it.
+            models.Index(fields=["chain_id", "id"], condition=models.Q(applied=False) & ~models.Q(role="token"),
+                         name="chain_event_unapplied"),
         ]
         ordering = ["-block_number", "-log_index"]
 
