@@ -39,12 +39,9 @@ def multisig_of(tx: MultisigTransaction) -> Multisig:
     return Multisig.objects.get(chain_id=tx.chain_id, address=tx.safe_address)
 
 
-def executor_accounts() -> list[LocalAccount]:
-    """The keys in MULTISIG_EXECUTOR_KEY_FILE (one per line, `#` comments), read at the moment of use.
-    Empty when none is configured. Refuses (ChainError) an unreadable file, a bad key, and any key
-    whose address is bound to a signer: the executor's key must never be a key that approves."""
-    from .models import Signer
-
+def _executor_keys() -> list[LocalAccount]:
+    """The keys in MULTISIG_EXECUTOR_KEY_FILE (one per line, `#` comments), read at the moment of use;
+    empty when none is configured. ChainError for an unreadable file or a line that is not a key."""
     path_name = settings.MULTISIG_EXECUTOR_KEY_FILE
     if not path_name:
         return []
@@ -61,6 +58,20 @@ def executor_accounts() -> list[LocalAccount]:
             accounts.append(Account.from_key(line))
         except (ValueError, TypeError) as exc:
             raise ChainError(f"executor key file {path} holds something that is not a private key") from exc
+    return accounts
+
+
+def executor_addresses() -> set[str]:
+    """Addresses of the configured executor keys (no signer may be bound to one)."""
+    return {a.address for a in _executor_keys()}
+
+
+def executor_accounts() -> list[LocalAccount]:
+    """The executor keys. Refuses (ChainError) an unreadable file, a bad key, and any key whose address
+    is bound to a signer: the executor's key must never be a key that approves."""
+    from .models import Signer
+
+    accounts = _executor_keys()
     bound = Signer.objects.filter(address__in=[a.address for a in accounts]).select_related("user").first()
     if bound is not None:
         raise ChainError(f"the executor key's address {bound.address} is bound to the signer {bound.user}: the "

@@ -23,7 +23,7 @@ from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .actions import transaction_after_execution, transaction_guards_run
-from .kinds import kind_of, multisig_of
+from .kinds import executor_addresses, kind_of, multisig_of
 from .kinds import safe_tx_of as safe_tx_of  # the services' name for it, used across the apps
 from .models import LIVE_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 
@@ -41,6 +41,9 @@ def signer_bind(*, user: User, address: str, multisig: str, actor: User | None) 
     already bound to another address (the unique constraints enforce it under races too).
     """
     address = address_require_checksummed(address)
+    if address in executor_addresses():
+        raise ValueError(f"{address} is the executor's address (MULTISIG_EXECUTOR_KEY_FILE): the executor never "
+                         "approves, so no signer may be bound to it")
     if multisig not in MultisigRole.values:
         raise ValueError(f"multisig must be one of {', '.join(MultisigRole.values)}")
     with transaction.atomic():

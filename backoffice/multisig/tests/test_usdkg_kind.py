@@ -25,7 +25,7 @@ from backoffice.multisig.onchain import (
     raw_submission_create,
     raw_submission_process,
 )
-from backoffice.multisig.services import SignatureRefused, confirmation_add
+from backoffice.multisig.services import SignatureRefused, confirmation_add, signer_bind
 from backoffice.multisig.tests.helpers import chain_index_until_head as index
 from backoffice.multisig.tests.helpers import issue_propose, owner_signature, wallet_send
 
@@ -175,6 +175,11 @@ def test_the_executor_key_is_refused_when_bound_to_a_signer(chain: Any, tmp_path
             executor_accounts()
         Signer.objects.filter(user__username="owner7").delete()
         assert [a.address for a in executor_accounts()] == [dev_account(OWNER_INDEXES[6]).address]
+        # ... and nobody can be bound to it afterwards.
+        entries = JournalEntry.objects.count()
+        with pytest.raises(ValueError, match="executor's address"):
+            signer_bind(user=owner(7), address=dev_account(OWNER_INDEXES[6]).address, multisig="issuance", actor=None)
+        assert not Signer.objects.filter(user__username="owner7").exists() and JournalEntry.objects.count() == entries
 
 
 
