@@ -18,7 +18,7 @@ from backoffice.chain.devkeys import OFFICER_INDEXES, OWNER_INDEXES, dev_account
 from backoffice.chain.models import Deployment, Multisig
 from backoffice.journal.models import JournalEntry
 from backoffice.multisig.models import TxState
-from backoffice.multisig.tests.helpers import consent_and_execute, issue_propose
+from backoffice.multisig.tests.helpers import consent_and_execute
 
 pytestmark = [pytest.mark.integration]
 
@@ -56,10 +56,21 @@ def test_contracts_deployed_outside_are_attached_and_the_issue_flow_works_on_the
     assert (rows["compliance"].address, rows["compliance"].threshold) == (compliance, 5)
     assert JournalEntry.objects.filter(action="chain.attached").exists()
 
-    recipient = Account.create().address
-    tx = consent_and_execute(issue_propose(3_000_000, recipient), ["owner1", "owner2", "owner3"])
-    assert tx.state == TxState.EXECUTED and tx.safe_address == issuance
-    assert chain_client().token_balance(token, recipient) == 3_000_000
+    # The whole issue flow on them: the operator drafts and proposes, three owners approve on chain,
+    # the last one executes; the chain says the tokens exist.
+    from django.contrib.auth import get_user_model
+
+    from issuance.services import proposal_draft, proposal_propose
+
+    client, recipient = chain_client(), Account.create().address
+    operator = get_user_model().objects.get(username="operator")
+    draft = proposal_draft(client=client, kind="issue", actor=operator, amount="3", recipient=recipient,
+                           deposit_ids=[gold_backing.pk], memo="attached contracts")
+    proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
+    assert proposal.transaction is not None and proposal.transaction.safe_address == issuance
+    tx = consent_and_execute(proposal.transaction, ["owner1", "owner2", "owner3"])
+    assert tx.state == TxState.EXECUTED
+    assert client.token_balance(token, recipient) == 3_000_000 and client.token_total_supply(token) == 3_000_000
 
 
 @pytest.mark.parametrize("chain", ["usdkg"], indirect=True)
