@@ -272,3 +272,28 @@ def test_a_signed_transaction_handed_in_by_api_is_stored_or_refused_with_nothing
     again = api.post(f"/api/multisig/transactions/{tx.pk}/raw/", {"raw": "0x" + signed_raw.hex()}, format="json")
     assert again.status_code == 400 and "already" in again.json()["detail"]
     assert RawSubmission.objects.count() == 1
+
+
+def test_the_page_does_not_offer_execution_while_the_collateral_guard_refuses(chain: Any, gold_backing: Any) -> None:
+    """Approved on chain, but the gold price fell: the issue no longer fits the headroom, so no owner is
+    offered the execution (and nothing is sent); once the price is back, it is."""
+    from django.test import Client
+
+    from issuance.tests.factories import price_record
+
+    client, operator = chain_client(), User.objects.get(username="operator")
+    tx = issue_propose(5_000_000_000_000, recipient())  # 5 million tokens: fits at 2,650 USD/oz
+    approve(tx, 1, 2, 3)
+    index()
+    tx.refresh_from_db()
+    assert tx.state == TxState.APPROVED
+    price_record(operator=operator, usd_per_oz="100.0000")
+    with pytest.raises(CallRefused, match="refused before sending"):
+        execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3))
+    browser = Client()
+    browser.force_login(owner(3))
+    page = browser.get(f"/multisig/{tx.pk}/").content.decode()
+    assert 'id="execute-button"' not in page and "refused before sending" in page
+    assert client.safe_nonce(tx.safe_address) == tx.nonce
+    price_record(operator=operator, usd_per_oz="2650.0000", minutes_ago=0)
+    assert execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3))["function"] == "execTransaction"
