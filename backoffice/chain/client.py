@@ -254,6 +254,15 @@ class ChainClient:
         except TransactionNotFound:
             return None
 
+    def transaction_input(self, tx_hash: str) -> tuple[str, bytes] | None:
+        """(to, input data) of a transaction; None when the node does not know it."""
+        try:
+            found = self._call(self.w3.eth.get_transaction, tx_hash)
+        except TransactionNotFound:
+            return None
+        to = found.get("to")
+        return (to_checksum_address(to) if to else ""), bytes(found.get("input") or b"")
+
     def transaction_sender(self, tx_hash: str) -> str:
         """The checksummed `from` of a mined or pending transaction; "" when the node does not know it."""
         try:

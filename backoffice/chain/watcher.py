@@ -61,6 +61,25 @@ def watched_contracts(deployment: Deployment) -> dict[str, str]:
     return roles
 
 
+def issue_recipient(client: ChainClient, tx_hash: str, *, token: str) -> str:
+    """The `to` of the `issue(to, amount)` call a transaction executed: the token called directly, or
+    through a multisig's `execTransaction` (either kind: the inner call is its third argument, `data`).
+    "" when the transaction is not one of those (it cannot be told)."""
+    found = client.transaction_input(tx_hash)
+    if found is None:
+        return ""
+    to, data = found
+    if to != token:
+        function, arguments = client.call_decode("USDKGMultisig", data)
+        if function != "execTransaction":
+            function, arguments = client.call_decode("SafeL2", data)
+        if function != "execTransaction" or to_checksum_address(str(arguments.get("to", ""))) != token:
+            return ""
+        data = bytes(arguments["data"])
+    function, arguments = client.token_call_decode(data)
+    return to_checksum_address(str(arguments["to"])) if function == "issue" else ""
+
+
 def _canonical_hash(client: ChainClient, number: int) -> str:
     """The chain's hash of block `number`; "" when the node has no such block (a reorg to a shorter
     chain), which matches no stored hash. A node that does not answer is not taken for a reorg."""
@@ -177,10 +196,14 @@ def _index_step(*, client: ChainClient, max_blocks: int) -> IndexProgress:
         decoded = log_decode(role=role, log=log)
         if decoded is None:
             continue
+        args = decoded.args
+        if role == ContractRole.TOKEN and decoded.name == "Issue":
+            # `Issue(amount)` names no recipient: it is in the call that was executed (read before any write).
+            args = {**args, "to": issue_recipient(client, _hex(log["transactionHash"]), token=address)}
         events.append(ChainEvent(
             chain_id=deployment.chain_id, block_number=number, block_hash=block_hash,
             tx_hash=_hex(log["transactionHash"]), log_index=int(log["logIndex"]), address=address, role=role,
-            name=decoded.name, args=decoded.args, created_at=now,
+            name=decoded.name, args=args, created_at=now,
         ))
     with transaction.atomic():
         moved = IndexCursor.objects.filter(

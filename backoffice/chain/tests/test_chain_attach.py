@@ -93,3 +93,17 @@ def test_chain_attach_refuses_what_does_not_fit_and_records_nothing(chain: Any) 
     with override_settings(CHAIN_ID=1), pytest.raises(CommandError, match="serves chain id 31337, but CHAIN_ID is 1"):
         call_command("chain_attach", "--token", chain.deployment_values["token"], stdout=StringIO())
     assert _state() == before
+
+
+@pytest.mark.parametrize("chain", ["safe", "usdkg"], indirect=True)
+def test_the_recipient_of_an_issue_is_indexed_from_the_executed_call(chain: Any, gold_backing: Any) -> None:
+    """`Issue(amount)` names no recipient; the watcher reads it from the multisig's executed call, on
+    both kinds (Safe's execTransaction carries signatures, the USDKG multisig's does not)."""
+    from backoffice.chain.models import ChainEvent
+    from backoffice.multisig.tests.helpers import chain_index_until_head, issue_propose
+
+    recipient = Account.create().address
+    tx = consent_and_execute(issue_propose(4_000_000, recipient), ["owner1", "owner2", "owner3"])
+    chain_index_until_head()
+    issue = ChainEvent.objects.get(name="Issue", tx_hash=tx.relayer_tx_hash)
+    assert issue.args == {"amount": "4000000", "to": recipient}

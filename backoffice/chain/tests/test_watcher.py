@@ -176,7 +176,8 @@ def test_watched_events_are_stored_once_with_their_arguments_decoded(contracts: 
         "data": issue_call, "operation": "0", "safeTxGas": "0", "baseGas": "0", "gasPrice": "0", "gasToken": ZERO,
         "refundReceiver": ZERO, "nonce": "0",
     }
-    assert by_name[("token", "Issue")] == {"amount": "5000000"}
+    # Issue(amount) names no recipient: the watcher took it from the executed call's calldata.
+    assert by_name[("token", "Issue")] == {"amount": "5000000", "to": c.account(ALICE)}
     assert by_name[("issuance", "ExecutionSuccess")] == {"txHash": "0x" + issue_hash.hex(), "payment": "0"}
     assert by_name[("token", "Transfer")] == {"from": c.account(ALICE), "to": c.account(BOB), "value": "2000000"}
     assert by_name[("compliance", "ApproveHash")] == {"approvedHash": "0x" + blacklist_hash.hex(),
@@ -193,7 +194,7 @@ def test_a_uint256_beyond_json_numbers_is_stored_as_its_exact_decimal_string(con
     index_until_head()
     issue = ChainEvent.objects.get(name="Issue")
     issue.refresh_from_db()
-    assert issue.args == {"amount": str(amount)}
+    assert issue.args == {"amount": str(amount), "to": c.account(ALICE)}
 
 
 def test_logs_are_indexed_only_past_the_confirmation_depth(contracts: Contracts, settings: Any) -> None:
@@ -301,7 +302,7 @@ def test_a_reorg_rewinds_deletes_orphaned_events_and_indexes_the_new_chain_once(
     orphaned = set(ChainEvent.objects.filter(block_number__gt=fork_block).values_list("tx_hash", flat=True))
     assert len(orphaned) == 3  # approval, execution, transfer
     assert [e.args for e in ChainEvent.objects.filter(name="Issue").order_by("block_number")] == [
-        {"amount": "7000000"}, {"amount": "1000000"}]
+        {"amount": "7000000", "to": c.account(ALICE)}, {"amount": "1000000", "to": c.account(ALICE)}]
 
     # The other fork: different transactions at the same heights, and one block more.
     assert c.w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
@@ -319,7 +320,7 @@ def test_a_reorg_rewinds_deletes_orphaned_events_and_indexes_the_new_chain_once(
     assert len(stored()) == len(set(stored())) == 3 + 3 + 3
     assert not ChainEvent.objects.filter(tx_hash__in=orphaned).exists()
     assert [e.args for e in ChainEvent.objects.filter(name="Issue").order_by("block_number")] == [
-        {"amount": "7000000"}, {"amount": "2000000"}]
+        {"amount": "7000000", "to": c.account(ALICE)}, {"amount": "2000000", "to": c.account(BOB)}]
     assert ChainEvent.objects.filter(name="AddedBlackList", args={"_user": c.account(ALICE)}).count() == 1
     cursor = IndexCursor.objects.get(chain_id=CHAIN_ID)
     assert cursor.block_hash == "0x" + bytes(c.w3.eth.get_block(cursor.block_number)["hash"]).hex()
