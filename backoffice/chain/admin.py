@@ -18,7 +18,15 @@ class MultisigAdmin(ReadOnlyAdmin):
 
 @admin.register(IndexCursor)
 class IndexCursorAdmin(ReadOnlyAdmin):
-    list_display = ("chain_id", "block_number", "head", "block_hash", "updated_at")
+    list_display = ("chain_id", "progress", "block_hash", "updated_at")
+
+    @admin.display(description="Indexed")
+    def progress(self, cursor: IndexCursor) -> str:
+        """"block N of M (P %)": how far a long catch-up has come, from the deployment block on."""
+        deployment = Deployment.objects.filter(chain_id=cursor.chain_id).first()
+        start = deployment.block_number if deployment else 0
+        span, done = max(cursor.head - start + 1, 1), max(cursor.block_number - start + 1, 0)
+        return f"block {cursor.block_number} of {cursor.head} ({min(100, done * 100 // span)} %)"
 
 
 @admin.register(ChainEvent)

@@ -107,3 +107,21 @@ def test_the_recipient_of_an_issue_is_indexed_from_the_executed_call(chain: Any,
     chain_index_until_head()
     issue = ChainEvent.objects.get(name="Issue", tx_hash=tx.relayer_tx_hash)
     assert issue.args == {"amount": "4000000", "to": recipient}
+
+
+@pytest.mark.parametrize("chain", ["usdkg"], indirect=True)
+def test_the_admin_shows_how_far_the_watcher_has_come(chain: Any, admin_client: Any) -> None:
+    from backoffice.chain.models import IndexCursor
+    from backoffice.chain.watcher import chain_index_step
+
+    d = Deployment.objects.get()
+    provider: Any = chain_client().w3.provider
+    for _ in range(3):
+        provider.make_request("evm_mine", [])
+    head = chain_client().block_number()
+    step = chain_index_step(client=chain_client(), max_blocks=1)  # one block of a longer catch-up
+    assert step.to_block == d.block_number < head
+    page = admin_client.get("/admin/chain/indexcursor/").content.decode()
+    cursor = IndexCursor.objects.get()
+    share = 100 // (head - d.block_number + 1)
+    assert f"block {cursor.block_number} of {head} ({share} %)" in page

@@ -338,8 +338,9 @@ def test_chain_index_command_prints_progress_until_the_head(contracts: Contracts
 
     call_command("chain_index", "--until-head", "--batch-blocks", "2", stdout=out)
 
-    lines = [line for line in out.getvalue().splitlines() if line.startswith("block ")]
-    assert len(lines) >= 2 and lines[-1].startswith(f"block {head} of {head} ")
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("[")]
+    assert len(lines) >= 2 and lines[-1].startswith("[" + "#" * 30 + "] 100 % ")
+    assert f"block {head} of {head}, " in lines[-1] and "% block" in lines[0] and " 100 % " not in lines[0]
     assert IndexCursor.objects.get(chain_id=CHAIN_ID).block_number == head
     assert set(stored()) == c.expected_logs()
 
