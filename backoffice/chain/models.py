@@ -141,8 +141,9 @@ class ChainEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["chain_id", "block_number", "log_index"], name="chain_event_block"),
-            # Only multisig events have a consumer: the token's (transfers above all) stay out of it.
-            models.Index(fields=["chain_id", "id"], condition=models.Q(applied=False) & ~models.Q(role="token"),
+            # Transfers have no consumer (approvals and executions do, and the token's privileged events
+            # are reconciled): the many transfers stay out of the index of what is left to apply.
+            models.Index(fields=["chain_id", "id"], condition=models.Q(applied=False) & ~models.Q(name="Transfer"),
                          name="chain_event_unapplied"),
         ]
         ordering = ["-block_number", "-log_index"]

@@ -10,8 +10,8 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from backoffice.chain.models import MultisigKind, MultisigRole
 
-__all__ = ["Confirmation", "MultisigKind", "MultisigRole", "MultisigTransaction", "RawState", "RawSubmission", "Signer",
-           "TxState"]
+__all__ = ["Confirmation", "MultisigKind", "MultisigRole", "MultisigTransaction", "RawState", "RawSubmission",
+           "ReconciliationAlert", "Signer", "TxState"]
 
 
 class Signer(models.Model):
@@ -243,3 +243,29 @@ class RawSubmission(ConcurrentTransitionMixin, models.Model):
     @transition(field=state, source=[RawState.RECEIVED, RawState.SENT], target=RawState.REFUSED)
     def refuse(self, *, reason: str) -> None:
         self.refusal = reason
+
+
+class ReconciliationAlert(models.Model):
+    """A reconciliation finding: a failing check, or a privileged event on chain that no executed
+    proposal here accounts for. Shown to every staff user until a manager acknowledges it with a
+    reason. `key` makes each finding one alert: an unauthorised event by its (tx hash, log index), a
+    failing check by its name and what was found, so a failure that persists is not raised again."""
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=20)  # "check" or "unauthorised_event"
+    title = models.CharField(max_length=200)
+    detail = models.JSONField(default=dict)
+    block_number = models.PositiveBigIntegerField()
+    raised_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["raised_at"], condition=models.Q(acknowledged_at__isnull=True),
+                                name="reconciliation_alert_open")]
+
+    def __str__(self) -> str:
+        return self.title

@@ -131,7 +131,7 @@ def multisig_chain_events_apply(*, client: ChainClient) -> int:
     multisigs = {m.address: m for m in Multisig.objects.filter(chain_id=client.chain_id)}
     events = list(ChainEvent.objects.filter(chain_id=client.chain_id, applied=False, name__in=MULTISIG_EVENTS,
                                             address__in=list(multisigs)).exclude(role="token")
-                  .order_by("block_number", "log_index"))
+                  .exclude(name="Transfer").order_by("block_number", "log_index"))
     for event in events:
         if event.name == "ApproveHash":
             _approval_apply(event, multisigs)

@@ -123,3 +123,20 @@ def multisig_after_execution_task(transaction_id: int) -> None:
              acks_late=True, soft_time_limit=30, time_limit=45)
 def raw_submission_process_task(submission_id: int) -> str:
     return str(raw_submission_process(client=chain_client(), submission_id=submission_id).state)
+
+
+@shared_task(acks_late=False, soft_time_limit=90, time_limit=120)
+def reconcile_task() -> int:
+    """Periodic: the reconciliation at the indexed block; new findings raise alerts. Never two at once;
+    the next beat is the retry. Returns the number of new alerts."""
+    from .reconciliation import reconciliation_run
+
+    with lease_held(name="reconcile", seconds=150) as held:
+        if not held:
+            return 0
+        try:
+            _, alerts = reconciliation_run(client=chain_client())
+        except ChainError as exc:
+            logger.info("reconcile stopped reason=%s", exc)
+            return 0
+        return len(alerts)

@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backoffice.multisig.views_reconciliation.reconciliation_banner",
             ],
         },
     },
@@ -195,6 +196,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task",
                          "schedule": float(env.int("RESERVE_SNAPSHOT_SECONDS", default=300))},
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
+    "reconcile": {"task": "backoffice.multisig.tasks.reconcile_task",
+                  "schedule": float(env.int("RECONCILE_SECONDS", default=60))},
     "frozen-register-refresh": {"task": "compliance.tasks.register_refresh_task", "schedule": 300.0},
     "bar-list-import-sweep": {"task": "issuance.tasks.bar_list_import_sweep_task", "schedule": 30.0},
     "chain-index": {"task": "backoffice.chain.tasks.chain_index_task",
@@ -229,7 +232,11 @@ DEMO_SEEDERS = ["issuance.demo.demo_gold_seed"]
 # the signing page. A key bound to a signer is refused: the executor never approves.
 MULTISIG_EXECUTOR_KEY_FILE = env.str("MULTISIG_EXECUTOR_KEY_FILE", default="")
 # Run after each chain-index step, with the client: consumers of the newly indexed events.
-CHAIN_INDEX_CONSUMERS = ["backoffice.multisig.onchain.multisig_chain_events_apply"]
+CHAIN_INDEX_CONSUMERS = ["backoffice.multisig.onchain.multisig_chain_events_apply",
+                         "backoffice.multisig.reconciliation.reconciliation_events_apply"]
+# The apps' reconciliation checks, each `(client, block) -> list[Check]`.
+RECONCILIATION_CHECKS = ["issuance.reconciliation.reserve_check", "compliance.reconciliation.register_check"]
+RECONCILE_SECONDS = env.int("RECONCILE_SECONDS", default=60)
 # What an approveHash costs, in gas (measured ~63k on the production contract), for the balance warning.
 MULTISIG_APPROVAL_GAS = 80_000
 MULTISIG_STUCK_SECONDS = env.int("MULTISIG_STUCK_SECONDS", default=120)

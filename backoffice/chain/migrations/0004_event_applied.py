@@ -17,6 +17,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='chainevent',
-            index=models.Index(condition=models.Q(('applied', False), models.Q(('role', 'token'), _negated=True)), fields=['chain_id', 'id'], name='chain_event_unapplied'),
+            index=models.Index(condition=models.Q(('applied', False), models.Q(('name', 'Transfer'), _negated=True)), fields=['chain_id', 'id'], name='chain_event_unapplied'),
         ),
     ]

@@ -92,6 +92,7 @@ def consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> Multis
     from backoffice.multisig.onchain import approval_call_prepare, execution_call_prepare
     from backoffice.multisig.services import (
         confirmation_add,
+        multisig_transaction_after_execution,
         multisig_transaction_broadcast,
         multisig_transaction_follow,
     )
@@ -109,12 +110,17 @@ def consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> Multis
             confirmation_add(client=client, transaction_id=tx.pk, actor=users.get(username=username),
                              signature=bytes(Account.sign_typed_data(key, full_message=typed).signature))
         multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
-        return multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
-    for username in usernames:
-        wallet_send(approval_call_prepare(client=client, transaction_id=tx.pk, actor=users.get(username=username)))
-    chain_index_until_head()
-    wallet_send(execution_call_prepare(client=client, transaction_id=tx.pk, actor=users.get(username=usernames[-1])))
-    chain_index_until_head()
+        multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    else:
+        for username in usernames:
+            call = approval_call_prepare(client=client, transaction_id=tx.pk, actor=users.get(username=username))
+            wallet_send(call)
+        chain_index_until_head()
+        last = users.get(username=usernames[-1])
+        wallet_send(execution_call_prepare(client=client, transaction_id=tx.pk, actor=last))
+        chain_index_until_head()
+    # What the worker runs once a transaction is executed (e.g. the frozen-address register's refresh).
+    multisig_transaction_after_execution(client=client, transaction_id=tx.pk)
     return MultisigTransaction.objects.get(pk=tx.pk)
 
 
