@@ -85,6 +85,16 @@ def consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> Multis
     """Whatever the multisig's kind, have `usernames` consent and put `tx` on chain in this process:
     signatures then the relayer (Safe), or on-chain approvals counted by the watcher then the last
     approver's execTransaction (USDKG multisig). Returns the row, settled."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        # One block: in a transactional test with the session's worker running, the broadcast that the
+        # threshold schedules is queued only once this process has settled it, so the worker finds
+        # nothing left to do instead of racing this process with a second relayer transaction.
+        return _consent_and_execute(tx, usernames)
+
+
+def _consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> MultisigTransaction:
     from django.contrib.auth import get_user_model
 
     from backoffice.chain.client import chain_client
