@@ -52,3 +52,19 @@ class JournalHead(models.Model):
 
     def __str__(self) -> str:
         return f"journal head #{self.last_seq}"
+
+
+class LoginFailureWindow(models.Model):
+    """Failed logins from one source (IP) in one minute: a counter, so only the first of each minute and
+    a summary of the rest reach the journal (see backoffice.journal.logins). Rows live until summarised."""
+
+    source = models.CharField(max_length=45, blank=True)  # an IP; "" unknown; "*" sources beyond the cap
+    minute = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "minute"], name="login_failure_window_unique")]
+        indexes = [models.Index(fields=["minute"], name="login_failure_window_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed logins from {self.source or 'unknown'} at {self.minute:%Y-%m-%d %H:%M}"
