@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "chain-index": {"task": "backoffice.chain.tasks.chain_index_task",
                     "schedule": float(env.int("CHAIN_INDEX_SECONDS", default=5))},
     "login-failures-summarise": {"task": "backoffice.journal.tasks.login_failures_summarise_task", "schedule": 60.0},
+    "journal-anchor": {"task": "backoffice.journal.tasks.journal_anchor_task",
+                       "schedule": float(env.int("JOURNAL_ANCHOR_SECONDS", default=3600))},
 }
 
 # --- Chain
@@ -251,6 +253,10 @@ BAR_LIST_IMPORT_MAX_ATTEMPTS = env.int("BAR_LIST_IMPORT_MAX_ATTEMPTS", default=3
 if BAR_LIST_IMPORT_STALE_SECONDS <= BAR_LIST_IMPORT_TIME_LIMIT:
     raise ImproperlyConfigured("BAR_LIST_IMPORT_STALE_SECONDS must exceed BAR_LIST_IMPORT_TIME_LIMIT, or the sweep "
                                "would re-queue imports that a live worker is still running")
+
+# The journal's head is published on chain every JOURNAL_ANCHOR_SECONDS (the beat schedule above); an
+# anchor transaction without a receipt this long is replaced at the same nonce with higher fees.
+JOURNAL_ANCHOR_STUCK_SECONDS = env.int("JOURNAL_ANCHOR_STUCK_SECONDS", default=120)
 
 # Failed logins: sources journalled one by one per minute; beyond this many, the rest share one counter.
 LOGIN_FAILURE_SOURCES_PER_MINUTE = env.int("LOGIN_FAILURE_SOURCES_PER_MINUTE", default=100)
