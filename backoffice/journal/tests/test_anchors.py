@@ -1,5 +1,6 @@
 """Anchors: the journal's head on chain (anvil), and rewrites that only the chain can reveal."""
 
+import time
 from contextlib import contextmanager
 from io import StringIO
 
@@ -195,3 +196,16 @@ def test_the_last_anchor_is_on_the_managers_home_and_in_the_public_reserve(clien
                          "sender": anchor.sender, "tx_hash": anchor.tx_hash, "block_number": anchor.block_number,
                          "block_hash": anchor.block_hash,
                          "anchored_at": anchor.confirmed_at.isoformat().replace("+00:00", "Z")}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_anchors_the_journal_when_beat_asks(chain, celery_worker):
+    journal_record(action="test.worker")
+    head = JournalHead.objects.get()
+    journal_anchor_task.delay()  # what beat sends every JOURNAL_ANCHOR_SECONDS
+    deadline = time.monotonic() + 60
+    while not JournalAnchor.objects.filter(state=AnchorState.CONFIRMED).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    anchor = JournalAnchor.objects.get()
+    assert (anchor.state, anchor.seq, anchor.entry_hash) == (AnchorState.CONFIRMED, head.last_seq, head.last_hash)
+    assert journal_anchors_verify(client=chain_client()) == (1, [])
