@@ -209,3 +209,27 @@ def test_the_worker_anchors_the_journal_when_beat_asks(chain, celery_worker):
     anchor = JournalAnchor.objects.get()
     assert (anchor.state, anchor.seq, anchor.entry_hash) == (AnchorState.CONFIRMED, head.last_seq, head.last_hash)
     assert journal_anchors_verify(client=chain_client()) == (1, [])
+
+
+def test_a_stuck_anchor_is_replaced_at_its_nonce_and_whichever_is_mined_confirms_it(chain, settings):
+    from backoffice.journal.anchors import journal_anchor_publish
+
+    client = chain_client()
+    provider = client.w3.provider
+    journal_record(action="test.stuck")
+    provider.make_request("evm_setAutomine", [False])
+    try:
+        anchor = journal_anchor_publish(client=client)
+        assert anchor is not None and anchor.state == AnchorState.SENT
+        assert journal_anchor_follow(client=client, anchor_id=anchor.pk, confirmations=1).tx_hash == anchor.tx_hash
+        settings.JOURNAL_ANCHOR_STUCK_SECONDS = 0  # it waited long enough
+        replaced = journal_anchor_follow(client=client, anchor_id=anchor.pk, confirmations=1)
+        assert replaced.state == AnchorState.SENT and replaced.previous_tx_hashes == [anchor.tx_hash]
+        assert replaced.nonce == anchor.nonce and replaced.tx_hash != anchor.tx_hash
+        provider.make_request("evm_mine", [])
+    finally:
+        provider.make_request("evm_setAutomine", [True])
+    confirmed = journal_anchor_follow(client=client, anchor_id=anchor.pk, confirmations=1)
+    assert confirmed.state == AnchorState.CONFIRMED
+    assert confirmed.tx_hash in (anchor.tx_hash, replaced.tx_hash)
+    assert journal_anchors_verify(client=client) == (1, [])
