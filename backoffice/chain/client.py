@@ -244,9 +244,10 @@ class ChainClient:
         contract = self.w3.eth.contract(abi=artifact("USDKG")["abi"])
         return bytes.fromhex(contract.encode_abi(function, args=list(args))[2:])
 
-    def account_nonce(self, address: str) -> int:
-        """The next nonce of an account, counting its transactions still in the node's pool."""
-        return int(self._call(self.w3.eth.get_transaction_count, to_checksum_address(address), "pending"))
+    def account_nonce(self, address: str, *, block: str = "pending") -> int:
+        """The next nonce of an account, counting its transactions still in the node's pool
+        (`block="latest"`: only those mined)."""
+        return int(self._call(self.w3.eth.get_transaction_count, to_checksum_address(address), block))
 
     def receipt(self, tx_hash: str) -> dict[str, Any] | None:
         try:
@@ -254,22 +255,21 @@ class ChainClient:
         except TransactionNotFound:
             return None
 
-    def transaction_input(self, tx_hash: str) -> tuple[str, bytes] | None:
-        """(to, input data) of a transaction; None when the node does not know it."""
+    def transaction_get(self, tx_hash: str) -> dict[str, Any] | None:
+        """A transaction as the node has it: `from` and `to` (checksummed), `input` (bytes),
+        `block_number` and `block_hash` (None and "" while pending); None when the node does not know it."""
         try:
             found = self._call(self.w3.eth.get_transaction, tx_hash)
         except TransactionNotFound:
             return None
-        to = found.get("to")
-        return (to_checksum_address(to) if to else ""), bytes(found.get("input") or b"")
-
-    def transaction_sender(self, tx_hash: str) -> str:
-        """The checksummed `from` of a mined or pending transaction; "" when the node does not know it."""
-        try:
-            found = self._call(self.w3.eth.get_transaction, tx_hash)
-        except TransactionNotFound:
-            return ""
-        return to_checksum_address(found["from"])
+        block = found.get("blockNumber")
+        return {
+            "from": to_checksum_address(found["from"]),
+            "to": to_checksum_address(found["to"]) if found.get("to") else "",
+            "input": bytes(found["input"]),
+            "block_number": int(block) if block is not None else None,
+            "block_hash": "0x" + bytes(found["blockHash"]).hex() if block is not None else "",
+        }
 
     def events(self, *, contract_name: str, address: str, event: str, receipt: dict[str, Any]) -> list[Any]:
         """Decoded `event` logs that `address` emitted in `receipt`, indexed parameters included."""

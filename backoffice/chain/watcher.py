@@ -65,10 +65,10 @@ def issue_recipient(client: ChainClient, tx_hash: str, *, token: str) -> str:
     """The `to` of the `issue(to, amount)` call a transaction executed: the token called directly, or
     through a multisig's `execTransaction` (either kind: the inner call is its third argument, `data`).
     "" when the transaction is not one of those (it cannot be told)."""
-    found = client.transaction_input(tx_hash)
+    found = client.transaction_get(tx_hash)
     if found is None:
         return ""
-    to, data = found
+    to, data = found["to"], found["input"]
     if to != token:
         function, arguments = client.call_decode("USDKGMultisig", data)
         if function != "execTransaction":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
 class JournalEntry(models.Model):
@@ -52,3 +55,74 @@ class JournalHead(models.Model):
 
     def __str__(self) -> str:
         return f"journal head #{self.last_seq}"
+
+
+class LoginFailureWindow(models.Model):
+    """Failed logins from one source (IP) in one minute: a counter, so only the first of each minute and
+    a summary of the rest reach the journal (see backoffice.journal.logins). Rows live until summarised."""
+
+    source = models.CharField(max_length=45, blank=True)  # an IP; "" unknown; "*" sources beyond the cap
+    minute = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "minute"], name="login_failure_window_unique")]
+        indexes = [models.Index(fields=["minute"], name="login_failure_window_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed logins from {self.source or 'unknown'} at {self.minute:%Y-%m-%d %H:%M}"
+
+
+class AnchorState(models.TextChoices):
+    SENT = "sent", "sent, not yet confirmed"
+    CONFIRMED = "confirmed", "confirmed on chain"
+    FAILED = "failed", "failed (another transaction took its nonce)"
+
+
+class JournalAnchor(ConcurrentTransitionMixin, models.Model):
+    """The journal's head (seq and entry hash) as published on chain, in the data of a transaction from
+    the relayer to itself (backoffice.journal.anchors). The chain, not this row, is what
+    `verify_journal` trusts: the row only says where to look."""
+
+    seq = models.PositiveBigIntegerField()
+    entry_hash = models.CharField(max_length=64)
+    chain_id = models.PositiveBigIntegerField()
+    sender = models.CharField(max_length=42)
+    nonce = models.PositiveBigIntegerField()
+    # The transaction as signed, stored before it is sent; a stuck one is replaced at the same nonce
+    # with higher fees (same data), and the one that is mined becomes `tx_hash`.
+    tx_hash = models.CharField(max_length=66, unique=True)
+    raw_tx = models.BinaryField()
+    previous_tx_hashes = models.JSONField(default=list, blank=True)
+    sent_at = models.DateTimeField()
+    state = FSMField(default=AnchorState.SENT, choices=AnchorState.choices, protected=True)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    block_hash = models.CharField(max_length=66, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            # One anchor in flight at a time: a second publisher loses on this, not on the relayer's nonce.
+            models.UniqueConstraint(fields=["state"], condition=models.Q(state="sent"), name="journal_anchor_one_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"anchor of #{self.seq} ({self.state})"
+
+    @transition(field=state, source=AnchorState.SENT, target=AnchorState.SENT)
+    def replace(self, *, tx_hash: str, raw: bytes, at: datetime) -> None:
+        """Stuck: the same data at the same nonce with higher fees; whichever is mined counts."""
+        self.previous_tx_hashes = [*self.previous_tx_hashes, self.tx_hash]
+        self.tx_hash, self.raw_tx, self.sent_at = tx_hash, raw, at
+
+    @transition(field=state, source=AnchorState.SENT, target=AnchorState.CONFIRMED)
+    def confirm(self, *, tx_hash: str, block_number: int, block_hash: str, at: datetime) -> None:
+        if tx_hash != self.tx_hash:  # an earlier version was mined
+            self.previous_tx_hashes = [h for h in [*self.previous_tx_hashes, self.tx_hash] if h != tx_hash]
+        self.tx_hash, self.block_number, self.block_hash, self.confirmed_at = tx_hash, block_number, block_hash, at
+
+    @transition(field=state, source=AnchorState.SENT, target=AnchorState.FAILED)
+    def fail(self, *, reason: str) -> None:
+        self.failure_reason = reason

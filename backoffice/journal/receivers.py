@@ -10,7 +10,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 
-from .context import Origin
+from .context import Origin, current_origin
+from .logins import login_failure_record
 from .services import journal_record
 
 User = get_user_model()
@@ -29,15 +30,9 @@ def _on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed)
 def _on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    # Only the username is kept: credentials also hold the password Django already masked. A NUL would make
-    # PostgreSQL refuse the entry, and a failed login must never go unrecorded.
-    username = str(credentials.get("username", "")).replace("\x00", "")[:150]
-    journal_record(
-        action="auth.login_failed",
-        actor_username=username,
-        data={"username": username},
-        origin=Origin.from_request(request) if request is not None else None,
-    )
+    # Counted per source and minute, the username kept only if it names a user (backoffice.journal.logins).
+    origin = Origin.from_request(request) if request is not None else (current_origin.get() or Origin())
+    login_failure_record(username=str(credentials.get("username", "")), origin=origin)
 
 
 @receiver(m2m_changed, sender=User.groups.through)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from .models import JournalEntry, JournalHead
+from .models import AnchorState, JournalAnchor, JournalEntry, JournalHead
 from .services import GENESIS_HASH, journal_entry_hash
 
 
@@ -32,3 +33,17 @@ def journal_verify() -> JournalCheck:
     if head is not None and (head.last_seq, head.last_hash) != (count, prev_hash):
         return JournalCheck(count, count + 1, f"the head names #{head.last_seq} but the chain ends at #{count}")
     return JournalCheck(count, None, "")
+
+
+def journal_anchor_last() -> JournalAnchor | None:
+    """The newest confirmed anchor: what the operator is publicly held to."""
+    return JournalAnchor.objects.filter(state=AnchorState.CONFIRMED).order_by("-seq", "-pk").first()
+
+
+def journal_anchor_figures(anchor: JournalAnchor | None) -> dict[str, Any] | None:
+    """An anchor as published (the proof of reserve): enough to find the transaction and compare."""
+    if anchor is None:
+        return None
+    return {"seq": anchor.seq, "entry_hash": anchor.entry_hash, "chain_id": anchor.chain_id,
+            "sender": anchor.sender, "tx_hash": anchor.tx_hash, "block_number": anchor.block_number,
+            "block_hash": anchor.block_hash, "anchored_at": anchor.confirmed_at}

@@ -84,7 +84,8 @@ def _execution_apply(client: ChainClient, event: ChainEvent) -> None:
     tx = _transaction_for(event, str(event.args.get("txHash", "")))
     sender = ""
     if tx is not None and tx.state in (TxState.AWAITING_SIGNATURES, TxState.APPROVED):
-        sender = client.transaction_sender(event.tx_hash)  # a chain read, before any lock
+        found = client.transaction_get(event.tx_hash)  # a chain read, before any lock
+        sender = found["from"] if found else ""
     with transaction.atomic():
         if not ChainEvent.objects.filter(pk=event.pk, applied=False).update(applied=True):
             return

@@ -20,6 +20,7 @@ from backoffice.chain.models import Deployment
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.tasks import task_enqueue_on_commit
+from backoffice.journal.anchors import anchor_nonce_used
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .actions import transaction_after_execution, transaction_guards_run
@@ -228,9 +229,11 @@ def _abandon(tx: MultisigTransaction, reason: str, *, nonce_used: bool = False) 
 
 
 def _relayer_nonce(client: ChainClient, relayer: str) -> int:
-    """The relayer's next nonce: past both its pending transactions on the node and those we signed."""
-    used = MultisigTransaction.objects.filter(relayer_address=relayer).aggregate(m=Max("relayer_nonce"))["m"]
-    return max(client.account_nonce(relayer), (used + 1) if used is not None else 0)
+    """The relayer's next nonce: past its pending transactions on the node and those we signed, the
+    journal's anchors included (they are sent by the same relayer)."""
+    used = [MultisigTransaction.objects.filter(relayer_address=relayer).aggregate(m=Max("relayer_nonce"))["m"],
+            anchor_nonce_used(relayer)]
+    return max([client.account_nonce(relayer), *[n + 1 for n in used if n is not None]])
 
 
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:

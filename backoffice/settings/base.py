@@ -202,6 +202,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "bar-list-import-sweep": {"task": "issuance.tasks.bar_list_import_sweep_task", "schedule": 30.0},
     "chain-index": {"task": "backoffice.chain.tasks.chain_index_task",
                     "schedule": float(env.int("CHAIN_INDEX_SECONDS", default=5))},
+    "login-failures-summarise": {"task": "backoffice.journal.tasks.login_failures_summarise_task", "schedule": 60.0},
+    "journal-anchor": {"task": "backoffice.journal.tasks.journal_anchor_task",
+                       "schedule": float(env.int("JOURNAL_ANCHOR_SECONDS", default=3600))},
 }
 
 # --- Chain
@@ -257,6 +260,13 @@ BAR_LIST_IMPORT_MAX_ATTEMPTS = env.int("BAR_LIST_IMPORT_MAX_ATTEMPTS", default=3
 if BAR_LIST_IMPORT_STALE_SECONDS <= BAR_LIST_IMPORT_TIME_LIMIT:
     raise ImproperlyConfigured("BAR_LIST_IMPORT_STALE_SECONDS must exceed BAR_LIST_IMPORT_TIME_LIMIT, or the sweep "
                                "would re-queue imports that a live worker is still running")
+
+# The journal's head is published on chain every JOURNAL_ANCHOR_SECONDS (the beat schedule above); an
+# anchor transaction without a receipt this long is replaced at the same nonce with higher fees.
+JOURNAL_ANCHOR_STUCK_SECONDS = env.int("JOURNAL_ANCHOR_STUCK_SECONDS", default=120)
+
+# Failed logins: sources journalled one by one per minute; beyond this many, the rest share one counter.
+LOGIN_FAILURE_SOURCES_PER_MINUTE = env.int("LOGIN_FAILURE_SOURCES_PER_MINUTE", default=100)
 
 # The public proof of reserve reads the chain at most once per this many seconds.
 RESERVE_PUBLIC_CACHE_SECONDS = env.int("RESERVE_PUBLIC_CACHE_SECONDS", default=10)

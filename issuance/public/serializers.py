@@ -35,6 +35,18 @@ class ReserveHistoryPointSerializer(serializers.Serializer):
     total_supply = serializers.CharField(help_text=TOKENS)
 
 
+class JournalAnchorSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="the journal entry anchored (its number)")
+    entry_hash = serializers.CharField(help_text="SHA-256 (hex) of that entry, which covers every entry before it")
+    chain_id = serializers.IntegerField()
+    sender = serializers.CharField(help_text="the relayer: the transaction is from it to itself")
+    tx_hash = serializers.CharField(
+        help_text="the anchor transaction; its data reads `usdkg-journal-anchor/1 seq=<seq> sha256=<entry_hash>`")
+    block_number = serializers.IntegerField()
+    block_hash = serializers.CharField()
+    anchored_at = serializers.DateTimeField()
+
+
 class ReserveSerializer(serializers.Serializer):
     chain_id = serializers.IntegerField()
     token_address = serializers.CharField(help_text="the token contract, checksummed")
@@ -58,6 +70,8 @@ class ReserveSerializer(serializers.Serializer):
     bars_count = serializers.IntegerField(help_text="audited bars backing tokens")
     bars_csv_url = serializers.URLField()
     history = ReserveHistoryPointSerializer(many=True, help_text="up to the last 200 snapshots, oldest first")
+    journal_anchor = JournalAnchorSerializer(
+        allow_null=True, help_text="the last anchor of the back-office's journal on chain (null before the first)")
 
 
 class ReserveUnavailableSerializer(serializers.Serializer):

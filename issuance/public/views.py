@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.journal.selectors import journal_anchor_figures, journal_anchor_last
 
 from ..selectors import audit_last_accepted, bars_audited
 from .chart import reserve_chart_svg
@@ -124,5 +125,6 @@ class ReserveApi(APIView):
             "bars_count": bars_audited().count(),
             "bars_csv_url": _bars_csv_url(request),
             "history": history_figures(reserve_history_get()),
+            "journal_anchor": journal_anchor_figures(journal_anchor_last()),
         }
         return Response(ReserveSerializer(payload).data)

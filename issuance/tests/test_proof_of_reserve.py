@@ -243,6 +243,7 @@ def test_json_needs_no_login_and_publishes_every_figure_exactly(client, chain, s
              "total_supply_base_units": str(supply), "total_supply": f"{supply // 10**6}.{supply % 10**6:06d}"}
             for s, usd, value in zip(snapshots, [None, PRICE], ["0.000000", VALUE], strict=True)
         ],
+        "journal_anchor": None,  # never anchored in this test (backoffice/journal/tests/test_anchors.py)
     }
 
 
