@@ -102,10 +102,10 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     config = {
         "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
         "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
-        "typed_data_url": reverse("multisig:typed-data", args=[tx.pk]),
-        "signatures_url": reverse("multisig:signatures", args=[tx.pk]),
-        "status_url": reverse("multisig:status", args=[tx.pk]),
-        # The on-chain kind's calls live in the one transactions API.
+        # Everything the page fetches or posts is the one transactions API: its detail is what it polls.
+        "detail_url": reverse("multisig-api:transaction-detail", args=[tx.pk]),
+        "typed_data_url": reverse("multisig-api:transaction-typed-data", args=[tx.pk]),
+        "signatures_url": reverse("multisig-api:transaction-signatures", args=[tx.pk]),
         "approve_call_url": reverse("multisig-api:transaction-approve-call", args=[tx.pk]),
         "execute_call_url": reverse("multisig-api:transaction-execute-call", args=[tx.pk]),
         "sent_url": reverse("multisig-api:transaction-sent", args=[tx.pk]),

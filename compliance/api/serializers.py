@@ -183,24 +183,6 @@ class ComplianceProposalCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class ComplianceSignatureSerializer(serializers.Serializer):
-    signature = serializers.CharField(
-        max_length=400,
-        help_text="0x-prefixed 65-byte r||s||v from eth_signTypedData_v4 over this proposal's typed data, made "
-                  "with the key of your own bound officer address.",
-    )
-
-
-class ComplianceTypedDataSerializer(serializers.Serializer):
-    """Documentation only: the body is the typed data itself, byte for byte what the wallet must sign."""
-
-    types = serializers.DictField()
-    primaryType = serializers.CharField()  # noqa: N815 - the EIP-712 key, spelled as wallets expect it
-    domain = serializers.DictField(help_text="chainId (decimal string) and verifyingContract (the compliance "
-                                             "multisig).")
-    message = serializers.DictField(help_text="The SafeTx: integers as decimal strings, data as 0x hex.")
-
-
 # --- the register ---------------------------------------------------------------------------
 
 class FrozenAddressSerializer(serializers.ModelSerializer):
