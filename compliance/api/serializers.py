@@ -13,13 +13,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from backoffice.core.amounts import tokens_format
+from backoffice.core.api import DecimalStringField
 from backoffice.core.files import UploadSerializerField
 from backoffice.multisig.actions import action_find, actions_of
 from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
 from compliance.models import Case, CaseCategory, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
 from compliance.models.cases import EVIDENCE
-from issuance.api.serializers import DecimalStringField
 
 # A compliance proposal's status is its multisig transaction's state. The labels say what each means for a
 # five-of-five proposal; they also keep this choice set apart from the issuance API's in the schema.

@@ -23,11 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backoffice.chain.client import chain_client
+from backoffice.core.api import REFUSALS, ErrorSerializer, ReasonSerializer, ServiceViewSet
 from backoffice.multisig.models import Confirmation, TxState
 from compliance import services
 from compliance.models import Case, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
-from issuance.api.serializers import ErrorSerializer, ReasonSerializer
-from issuance.api.views import REFUSALS, ServiceViewSet
 
 from . import serializers as s
 

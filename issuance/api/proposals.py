@@ -29,15 +29,19 @@ from rest_framework.response import Response
 from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import tokens_format
+from backoffice.core.api import (
+    REFUSALS,
+    ActionPermission,
+    DecimalStringField,
+    ErrorSerializer,
+    ReasonSerializer,
+    ServiceViewSet,
+)
 from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
 from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, TxState
 from issuance import services
 from issuance.models import OwnerProposal, ProposalBacking, ProposalState
-
-from .permissions import ActionPermission
-from .serializers import DecimalStringField, ErrorSerializer, ReasonSerializer
-from .views import REFUSALS, ServiceViewSet
 
 VIEW = "issuance.view_ownerproposal"
 PROPOSE = "issuance.propose_ownerproposal"
