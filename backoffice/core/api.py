@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from backoffice.chain.client import ChainError
 from backoffice.journal.services import TransitionRefused
 
-from .amounts import DISPLAYED_DECIMAL, DecimalInvalid, decimal_parse
+from .amounts import DISPLAYED_DECIMAL, DecimalInvalid, decimal_parse, tokens_format
 from .errors import InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,25 @@ class DecimalStringField(serializers.Field):
 
     def to_representation(self, value: Decimal) -> str:
         return str(value)
+
+
+def _tokens(base_units: int) -> str:
+    # Machine-readable: tokens_format's thousands separators are for people, not for parsers.
+    return tokens_format(base_units).replace(",", "")
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+$", "example": "1250000000",
+                      "description": "Base units (1 token = 1,000,000), as a string: uint256 overflows JSON numbers."})
+class BaseUnitsField(serializers.Field):
+    def to_representation(self, value: Any) -> str:
+        return str(int(value))
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{6}$", "example": "1250.000000",
+                      "description": "Tokens with all six decimals, exact."})
+class TokensField(serializers.Field):
+    def to_representation(self, value: Any) -> str:
+        return _tokens(int(value))
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -28,14 +28,15 @@ from rest_framework.response import Response
 
 from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
-from backoffice.core.amounts import tokens_format
 from backoffice.core.api import (
     REFUSALS,
     ActionPermission,
+    BaseUnitsField,
     DecimalStringField,
     ErrorSerializer,
     ReasonSerializer,
     ServiceViewSet,
+    TokensField,
 )
 from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
 from backoffice.multisig.api_transactions import transaction_api_url
@@ -51,27 +52,6 @@ PROPOSAL_STATUSES = list(dict.fromkeys([ProposalState.DRAFT, *TxState.values, Pr
 
 UNAVAILABLE = {503: OpenApiResponse(ErrorSerializer, description="The chain node does not answer or nothing is "
                                                                  "deployed on it; nothing changed.")}
-
-
-def _tokens(base_units: int) -> str:
-    # Machine-readable: tokens_format's thousands separators are for people, not for parsers.
-    return tokens_format(base_units).replace(",", "")
-
-
-# --- fields ---------------------------------------------------------------------------------
-
-@extend_schema_field({"type": "string", "pattern": r"^\d+$", "example": "1250000000",
-                      "description": "Base units (1 token = 1,000,000), as a string: uint256 overflows JSON numbers."})
-class BaseUnitsField(serializers.Field):
-    def to_representation(self, value: Any) -> str:
-        return str(int(value))
-
-
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{6}$", "example": "1250.000000",
-                      "description": "Tokens with all six decimals, exact."})
-class TokensField(serializers.Field):
-    def to_representation(self, value: Any) -> str:
-        return _tokens(int(value))
 
 
 # --- output ---------------------------------------------------------------------------------
