@@ -21,7 +21,7 @@ from backoffice.core.errors import InvalidInput
 from backoffice.core.files import file_store, upload_require
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 from backoffice.multisig.actions import action_find, actions_of, calldata_summary
-from backoffice.multisig.models import PENDING_STATES, MultisigRole, TxState
+from backoffice.multisig.models import PENDING_STATES, SENDING_STATES, MultisigRole, TxState
 from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
 from .actions import ComplianceProposalAction
@@ -90,10 +90,6 @@ def case_evidence_add(*, case_id: int, upload: File, description: str, actor: Us
                        data={"file": stored.name, "name": stored.original_name, "sha256": stored.sha256,
                              "size": stored.size})
     return evidence
-
-
-# Sent to the node, or about to be: it may be mined whatever our rows say.
-SENDING_STATES = (TxState.BROADCASTING, TxState.SUBMITTED)
 
 
 def case_close(*, client: ChainClient, case_id: int, reason: str, actor: User) -> Case:

@@ -39,7 +39,7 @@ from .models import (
 )
 from .models.audits import REPORT
 from .models.deposits import RECEIPT
-from .models.imports import BAR_LIST
+from .models.imports import BAR_LIST, UNFINISHED_IMPORT_STATES
 
 
 class ReceiptForm(forms.Form):
@@ -306,7 +306,7 @@ class BarListImportAdmin(FileDownloadAdminMixin, ReadOnlyAdmin):
     def change_view(self, request: http.HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict[str, Any] | None = None) -> http.HttpResponse:
         job = self.get_object(request, object_id)
-        running = job is not None and job.state in (ImportState.QUEUED, ImportState.RUNNING)
+        running = job is not None and job.state in UNFINISHED_IMPORT_STATES
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "refresh": running})
 
 

@@ -23,14 +23,12 @@ from backoffice.core.amounts import tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.actions import ActionField, actions_of
-from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
+from backoffice.multisig.models import UNSENT_STATES, MultisigRole, MultisigTransaction
 
 from .models import Deposit, DepositState, OwnerProposal, ProposalState
 from .services.proposals import deposit_backing_capacity, proposal_cancel, proposal_draft, proposal_propose
 
 PROPOSE_PERMISSION = "issuance.propose_ownerproposal"
-# A proposed transaction can still be withdrawn while it has not been handed to the relayer.
-WITHDRAWABLE = (TxState.AWAITING_SIGNATURES, TxState.APPROVED)
 
 
 class BackingDepositsField(forms.ModelMultipleChoiceField):
@@ -175,7 +173,8 @@ class OwnerProposalAdmin(ServiceFSMAdmin):
         for rejection in tx.rejections.all():
             parts.append(format_html(' &middot; <a id="rejection-link" href="{}">rejection transaction</a> ({})',
                                      _signing_url(rejection), rejection.state))
-        if tx.state in WITHDRAWABLE:
+        # A proposed transaction can still be withdrawn while it has not been handed to the relayer.
+        if tx.state in UNSENT_STATES:
             url = reverse("admin:issuance_ownerproposal_withdraw", args=[obj.pk])
             parts.append(format_html(' <a class="button" id="withdraw-proposal" href="{}">Cancel</a>', url))
         return format_html_join("", "{}", ((p,) for p in parts))

@@ -32,19 +32,19 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.core.api import Pages
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
 
 from .actions import transaction_display, transaction_record
 from .lifecycle import multisig_transaction_refuse, multisig_transaction_withdraw
-from .models import Confirmation, MultisigRole, MultisigTransaction, TxState
+from .models import FINAL_STATES, Confirmation, MultisigRole, MultisigTransaction, TxState
 from .onchain import (
     RAW_MAX_BYTES,
     CallRefused,
@@ -53,7 +53,7 @@ from .onchain import (
     execution_call_prepare,
     raw_submission_create,
 )
-from .selectors import FINAL_STATES, transactions_visible_to
+from .selectors import transactions_visible_to
 from .services import SignatureRefused, confirmation_add, safe_tx_of
 
 logger = logging.getLogger(__name__)
@@ -221,12 +221,6 @@ class SentSerializer(serializers.Serializer):
 
 class RawSerializer(serializers.Serializer):
     raw = serializers.CharField(required=False, help_text="the signed transaction, 0x-prefixed hexadecimal")
-
-
-class Pages(PageNumberPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 def _actor(request: Request) -> User:

@@ -40,10 +40,20 @@ class TxState(models.TextChoices):
     REJECTED = "rejected"
 
 
+# The one definition of each group of states; every app and page uses these.
+# Not yet handed to the chain: gathering signatures, or signed and waiting for the broadcaster. It can
+# still be withdrawn, and an owner's own execution on chain can still overtake it.
+UNSENT_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED)
+# Sent to the node, or about to be: it may be mined whatever our rows say.
+SENDING_STATES = (TxState.BROADCASTING, TxState.SUBMITTED)
 # Not yet executed and not given up: queued, signed, being sent, or sent but unconfirmed.
-PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
+PENDING_STATES = (*UNSENT_STATES, *SENDING_STATES)
 # States in which a transaction holds its nonce (pending, or executed).
 LIVE_STATES = (*PENDING_STATES, TxState.EXECUTED)
+# Given up: its nonce is free for another transaction.
+ABANDONED_STATES = (TxState.CANCELLED, TxState.FAILED, TxState.REJECTED)
+# Nothing more will happen to it by itself (the signing page stops polling).
+FINAL_STATES = (TxState.EXECUTED, *ABANDONED_STATES)
 
 
 class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
@@ -89,12 +99,12 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["safe_address", "nonce"],
-                condition=~models.Q(state__in=["cancelled", "failed", "rejected"]),
+                condition=~models.Q(state__in=list(ABANDONED_STATES)),
                 name="multisig_tx_one_live_per_nonce",
             ),
             models.UniqueConstraint(
                 fields=["safe_tx_hash"],
-                condition=~models.Q(state__in=["cancelled", "failed", "rejected"]),
+                condition=~models.Q(state__in=list(ABANDONED_STATES)),
                 name="multisig_tx_one_live_per_hash",
             ),
             # Two broadcasts can never claim the same relayer nonce, whatever the race.
@@ -125,7 +135,7 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     def unapprove(self) -> None:
         """On-chain approvals counted for it were undone by a reorg before it was sent."""
 
-    @transition(field=state, source=[TxState.AWAITING_SIGNATURES, TxState.APPROVED], target=TxState.EXECUTED)
+    @transition(field=state, source=list(UNSENT_STATES), target=TxState.EXECUTED)
     def execute_seen(self, *, sender: str, tx_hash: str, block_number: int, block_hash: str,
                      executed_at: datetime) -> None:
         """The chain watcher saw it executed by a transaction the back-office did not send (an owner's
@@ -139,7 +149,7 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         self.relayer_address, self.relayer_nonce = relayer_address, relayer_nonce
         self.relayer_tx_hash, self.relayer_raw_tx, self.sent_at = tx_hash, raw, at
 
-    @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.SUBMITTED)
+    @transition(field=state, source=list(SENDING_STATES), target=TxState.SUBMITTED)
     def replace_relayer_tx(self, *, tx_hash: str, raw: bytes, at: datetime) -> None:
         """Same relayer nonce, higher fees: whichever of the two is mined settles the transaction."""
         self.previous_tx_hashes = [*self.previous_tx_hashes, self.relayer_tx_hash]
@@ -154,7 +164,7 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     def submit(self) -> None:
         """The node accepted the raw transaction."""
 
-    @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.EXECUTED)
+    @transition(field=state, source=list(SENDING_STATES), target=TxState.EXECUTED)
     def execute(self, *, block_number: int, block_hash: str, gas_used: int, executed_at: datetime) -> None:
         self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
         self.executed_at = executed_at
@@ -165,13 +175,13 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         once a broadcaster has claimed the row, only the receipt may say it failed."""
         self.failure_reason = reason
 
-    @transition(field=state, source=[TxState.BROADCASTING, TxState.SUBMITTED], target=TxState.FAILED)
+    @transition(field=state, source=list(SENDING_STATES), target=TxState.FAILED)
     def fail(self, *, reason: str, block_number: int | None = None, block_hash: str = "",
              gas_used: int | None = None) -> None:
         self.failure_reason = reason
         self.block_number, self.block_hash, self.gas_used = block_number, block_hash, gas_used
 
-    @transition(field=state, source=[TxState.AWAITING_SIGNATURES, TxState.APPROVED], target=TxState.CANCELLED)
+    @transition(field=state, source=list(UNSENT_STATES), target=TxState.CANCELLED)
     def cancel(self, *, reason: str) -> None:
         """Withdrawn before it was sent."""
         self.cancel_reason = reason

@@ -28,7 +28,16 @@ from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .kinds import executor_accounts, kind_of, multisig_of, onchain_kinds, safe_tx_of
-from .models import Confirmation, MultisigTransaction, RawState, RawSubmission, Signer, TxState
+from .models import (
+    ABANDONED_STATES,
+    UNSENT_STATES,
+    Confirmation,
+    MultisigTransaction,
+    RawState,
+    RawSubmission,
+    Signer,
+    TxState,
+)
 from .services import GuardRefused, _guards_run, multisig_transaction_schedule
 
 logger = logging.getLogger(__name__)
@@ -46,7 +55,7 @@ def _transaction_for(event: ChainEvent, safe_tx_hash: str) -> MultisigTransactio
     """The transaction of ours with that hash at that multisig: the live one if there is one."""
     rows = MultisigTransaction.objects.filter(chain_id=event.chain_id, safe_address=event.address,
                                               safe_tx_hash=safe_tx_hash.lower())
-    return rows.exclude(state__in=[TxState.CANCELLED, TxState.REJECTED, TxState.FAILED]).first() or rows.first()
+    return rows.exclude(state__in=ABANDONED_STATES).first() or rows.first()
 
 
 def _approval_apply(event: ChainEvent, multisigs: dict[str, Multisig]) -> None:
@@ -83,7 +92,7 @@ def _approval_apply(event: ChainEvent, multisigs: dict[str, Multisig]) -> None:
 def _execution_apply(client: ChainClient, event: ChainEvent) -> None:
     tx = _transaction_for(event, str(event.args.get("txHash", "")))
     sender = ""
-    if tx is not None and tx.state in (TxState.AWAITING_SIGNATURES, TxState.APPROVED):
+    if tx is not None and tx.state in UNSENT_STATES:
         found = client.transaction_get(event.tx_hash)  # a chain read, before any lock
         sender = found["from"] if found else ""
     with transaction.atomic():

@@ -35,7 +35,7 @@ from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused, journal_record
 
 from .actions import call_decode
-from .models import MultisigTransaction, ReconciliationAlert, TxState
+from .models import SENDING_STATES, MultisigTransaction, ReconciliationAlert, TxState
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,6 @@ PRIVILEGED_EVENTS = {
     "Issue": "issue", "Redeem": "redeem", "Pause": "pause", "Unpause": "unpause", "Params": "setParams",
     "AddedBlackList": "addBlackList", "RemovedBlackList": "removeBlackList", "DestroyedBlackFunds": "destroyBlackFunds",
 }
-SENDING = (TxState.BROADCASTING, TxState.SUBMITTED)
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def event_classify(event: ChainEvent, ours: list[MultisigTransaction]) -> str:
     executed = [tx for tx in ours if tx.state == TxState.EXECUTED and call_decode(tx).function == function]
     if len(executed) == 1:
         return "authorised"
-    if not executed and any(tx.state in SENDING for tx in ours):
+    if not executed and any(tx.state in SENDING_STATES for tx in ours):
         return "pending"
     return "unauthorised"
 

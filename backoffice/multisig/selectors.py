@@ -8,10 +8,7 @@ from django.contrib.auth.models import AnonymousUser, User
 
 from backoffice.accounts.roles import Role
 
-from .models import MultisigRole, MultisigTransaction, Signer, TxState
-
-# The page stops polling in these states: nothing more will happen to the transaction by itself.
-FINAL_STATES = (TxState.EXECUTED, TxState.FAILED, TxState.CANCELLED, TxState.REJECTED)
+from .models import FINAL_STATES, MultisigRole, MultisigTransaction, Signer
 
 
 def transaction_visible_to(user: User | AnonymousUser, tx: MultisigTransaction) -> bool:

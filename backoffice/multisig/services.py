@@ -26,7 +26,7 @@ from backoffice.journal.services import TransitionRefused, journal_record, trans
 from .actions import transaction_after_execution, transaction_guards_run
 from .kinds import executor_addresses, kind_of, multisig_of
 from .kinds import safe_tx_of as safe_tx_of  # the services' name for it, used across the apps
-from .models import LIVE_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
+from .models import LIVE_STATES, SENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
     Returns the row unchanged while not final.
     """
     tx = MultisigTransaction.objects.get(pk=transaction_id)
-    if tx.state not in (TxState.BROADCASTING, TxState.SUBMITTED):
+    if tx.state not in SENDING_STATES:
         return tx
     receipt = _receipt_find(client, tx)
     if receipt is None:
@@ -425,7 +425,7 @@ def multisig_transaction_reject(*, transaction_id: int, reason: str, actor: User
 def multisig_transactions_unsettled() -> list[int]:
     """Ids the periodic sweep re-queues: approved but unsent, or sent but not settled."""
     return list(MultisigTransaction.objects.filter(
-        state__in=[TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED]).order_by("nonce", "pk")
+        state__in=[TxState.APPROVED, *SENDING_STATES]).order_by("nonce", "pk")
         .values_list("pk", flat=True))
 
 

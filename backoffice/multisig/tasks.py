@@ -11,7 +11,7 @@ from django.db import IntegrityError
 from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
 from backoffice.core.leases import lease_acquire, lease_held, lease_release, lease_renew
 
-from .models import TxState
+from .models import SENDING_STATES, TxState
 from .onchain import raw_submission_process
 from .services import (
     multisig_transaction_after_execution,
@@ -23,7 +23,6 @@ from .services import (
 )
 
 logger = logging.getLogger(__name__)
-UNSETTLED = (TxState.BROADCASTING, TxState.SUBMITTED)
 
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
@@ -40,7 +39,7 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
         # An earlier nonce is still pending: wait for it (the sweep re-queues beyond the retries).
         logger.info("multisig-tx=%s waiting reason=%s", transaction_id, exc)
         raise self.retry(exc=exc, countdown=3, max_retries=20) from exc
-    if tx.state in UNSETTLED:
+    if tx.state in SENDING_STATES:
         follow_schedule(transaction_id, countdown=1)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
@@ -82,7 +81,7 @@ def multisig_transaction_follow_task(self: Task, transaction_id: int, lease: str
     client = chain_client()
     tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
-    if tx.state in UNSETTLED:
+    if tx.state in SENDING_STATES:
         # Not final yet: look again shortly, under the same lease (bounded; the sweep catches the rest).
         raise self.retry(countdown=2, max_retries=300)
     lease_release(name=_follow_lease(transaction_id), token=lease)

@@ -21,12 +21,10 @@ from backoffice.chain.models import Multisig
 from .actions import transaction_display, transaction_record
 from .devwallet import dev_wallet_enabled
 from .kinds import kind_of, multisig_of
-from .models import MultisigRole, MultisigTransaction, Signer, TxState
+from .models import FINAL_STATES, PENDING_STATES, MultisigRole, MultisigTransaction, Signer, TxState
 from .onchain import CallRefused, approval_call_prepare, execution_call_prepare
-from .selectors import FINAL_STATES, transaction_status, transaction_visible_to
+from .selectors import transaction_status, transaction_visible_to
 
-# Transactions still on their way: the multisig's queue, in the order the chain will take them.
-PENDING_STATES = (TxState.AWAITING_SIGNATURES, TxState.APPROVED, TxState.BROADCASTING, TxState.SUBMITTED)
 # Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
 _SHOWN_KEYS = {"function", "action", "description", "to", "amount", "tokens", "backing"}
 
@@ -93,6 +91,7 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     decoded = transaction_display(tx)
     record = transaction_record(tx)
     backing = decoded.get("backing")
+    # Transactions still on their way: the multisig's queue, in the order the chain will take them.
     queue = list(MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
                  .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
     for item in queue:
@@ -102,10 +101,10 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     config = {
         "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
         "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
-        "typed_data_url": reverse("multisig:typed-data", args=[tx.pk]),
-        "signatures_url": reverse("multisig:signatures", args=[tx.pk]),
-        "status_url": reverse("multisig:status", args=[tx.pk]),
-        # The on-chain kind's calls live in the one transactions API.
+        # Everything the page fetches or posts is the one transactions API: its detail is what it polls.
+        "detail_url": reverse("multisig-api:transaction-detail", args=[tx.pk]),
+        "typed_data_url": reverse("multisig-api:transaction-typed-data", args=[tx.pk]),
+        "signatures_url": reverse("multisig-api:transaction-signatures", args=[tx.pk]),
         "approve_call_url": reverse("multisig-api:transaction-approve-call", args=[tx.pk]),
         "execute_call_url": reverse("multisig-api:transaction-execute-call", args=[tx.pk]),
         "sent_url": reverse("multisig-api:transaction-sent", args=[tx.pk]),

@@ -110,7 +110,7 @@ rounds = []
 for _ in range({rounds}):
     draft = proposal_draft(client=client, kind="pause", actor=operator, memo="six owners at once")
     proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
-    rounds.append({{"proposal": proposal.pk, "signatures": {{
+    rounds.append({{"proposal": proposal.pk, "transaction": proposal.transaction.pk, "signatures": {{
         f"owner{{n}}": "0x" + owner_signature(proposal.transaction, n).hex() for n in range(1, 8)}}}})
 tokens = {{f"owner{{n}}": Token.objects.get_or_create(user=User.objects.get(username=f"owner{{n}}"))[0].key
           for n in range(1, 8)}}
@@ -129,13 +129,15 @@ def test_six_owners_signing_at_the_same_moment_on_the_sqlite_demo_get_no_server_
         signers = [f"owner{n}" for n in range(1, 7)]
         for each in setup["rounds"]:
             path = f"/api/proposals/{each['proposal']}/"
+            # Signatures go to the one transactions API, as the signing page posts them.
+            signatures = f"/api/multisig/transactions/{each['transaction']}/signatures/"
             barrier = threading.Barrier(len(signers))
             answers: dict[str, tuple[int, Any]] = {}
 
-            def sign(owner: str, path: str = path, each: dict[str, Any] = each,
+            def sign(owner: str, signatures: str = signatures, each: dict[str, Any] = each,
                      barrier: threading.Barrier = barrier, answers: dict[str, tuple[int, Any]] = answers) -> None:
                 barrier.wait()
-                answers[owner] = server.call("POST", path + "signatures/", token=setup["tokens"][owner],
+                answers[owner] = server.call("POST", signatures, token=setup["tokens"][owner],
                                              body={"signature": each["signatures"][owner]})
 
             threads = [threading.Thread(target=sign, args=(owner,)) for owner in signers]
@@ -148,12 +150,12 @@ def test_six_owners_signing_at_the_same_moment_on_the_sqlite_demo_get_no_server_
             assert len(codes) == len(signers), answers
             assert all(code < 500 for code in codes.values()), answers
             # The threshold is 3: three are accepted, the later ones refused because it is approved.
-            assert sorted(codes.values()) == [200, 200, 200, 400, 400, 400], answers
+            assert sorted(codes.values()) == [201, 201, 201, 400, 400, 400], answers
             code, proposal = server.call("GET", path, token=setup["tokens"]["owner7"])
             assert code == 200, proposal
             assert proposal["status"] == "approved"
             assert sorted(c["signer"] for c in proposal["transaction"]["confirmations"]) == sorted(
-                owner for owner, code in codes.items() if code == 200)
+                owner for owner, code in codes.items() if code == 201)
 
 
 # --- runtime files: under VAR_DIR, never in git ----------------------------------------------

@@ -196,7 +196,8 @@ def _assert_json_error(response: Any, status: int, detail: str) -> dict[str, Any
 def test_an_address_no_api_route_matches_is_a_json_404(people, debug):
     client = api_as(people[Role.OPERATOR])
     with override_settings(DEBUG=debug):
-        for url in ("/api/nonexistent/", "/api/proposals/0.5/typed-data/", "/api/deposits/1/no-such-action/"):
+        for url in ("/api/nonexistent/", "/api/multisig/transactions/0.5/typed-data/",
+                    "/api/deposits/1/no-such-action/"):
             _assert_json_error(client.get(url), 404, f"not found: nothing at {url}; the endpoints are listed at "
                                                      f"/api/docs/")
         _assert_json_error(Client().get("/api/nonexistent/"), 404, "not found")  # not even logged in

@@ -9,17 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from backoffice.core.amounts import tokens_format
+from backoffice.core.api import BaseUnitsField, DecimalStringField, TokensField
 from backoffice.core.files import UploadSerializerField
 from backoffice.multisig.actions import action_find, actions_of
 from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import MultisigRole, MultisigTransaction, TxState
 from compliance.models import Case, CaseCategory, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
 from compliance.models.cases import EVIDENCE
-from issuance.api.serializers import DecimalStringField
 
 # A compliance proposal's status is its multisig transaction's state. The labels say what each means for a
 # five-of-five proposal; they also keep this choice set apart from the issuance API's in the schema.
@@ -35,28 +33,9 @@ PROPOSAL_STATUS_CHOICES = [
 ]
 
 
-def _tokens(base_units: int) -> str:
-    # Machine-readable: tokens_format's thousands separators are for people, not for parsers.
-    return tokens_format(base_units).replace(",", "")
-
-
 def signing_url(tx_id: int) -> str:
     """The multisig signing page of a transaction (the one page where officers sign with their wallet)."""
     return reverse("multisig:sign", args=[tx_id])
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d+$", "example": "5000000000",
-                      "description": "Base units (1 token = 1,000,000), as a string: uint256 overflows JSON numbers."})
-class ComplianceBaseUnitsField(serializers.Field):
-    def to_representation(self, value: Any) -> str:
-        return str(int(value))
-
-
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{6}$", "example": "5000.000000",
-                      "description": "Tokens with all six decimals, exact."})
-class ComplianceTokensField(serializers.Field):
-    def to_representation(self, value: Any) -> str:
-        return _tokens(int(value))
 
 
 # --- cases ----------------------------------------------------------------------------------
@@ -114,9 +93,9 @@ class ComplianceProposalSerializer(serializers.ModelSerializer):
                                                              "unblacklist, destroy_funds, ...")
     status = serializers.ChoiceField(choices=PROPOSAL_STATUS_CHOICES, read_only=True,
                                      help_text="The state of the proposal's multisig transaction.")
-    balance_confirmed = ComplianceBaseUnitsField(read_only=True, allow_null=True,
+    balance_confirmed = BaseUnitsField(read_only=True, allow_null=True,
                                                  help_text="Destroy funds: the balance typed by the proposer.")
-    balance_confirmed_tokens = ComplianceTokensField(source="balance_confirmed", read_only=True, allow_null=True)
+    balance_confirmed_tokens = TokensField(source="balance_confirmed", read_only=True, allow_null=True)
     transaction = ComplianceTransactionSerializer(read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 
@@ -183,31 +162,13 @@ class ComplianceProposalCreateSerializer(serializers.Serializer):
         return attrs
 
 
-class ComplianceSignatureSerializer(serializers.Serializer):
-    signature = serializers.CharField(
-        max_length=400,
-        help_text="0x-prefixed 65-byte r||s||v from eth_signTypedData_v4 over this proposal's typed data, made "
-                  "with the key of your own bound officer address.",
-    )
-
-
-class ComplianceTypedDataSerializer(serializers.Serializer):
-    """Documentation only: the body is the typed data itself, byte for byte what the wallet must sign."""
-
-    types = serializers.DictField()
-    primaryType = serializers.CharField()  # noqa: N815 - the EIP-712 key, spelled as wallets expect it
-    domain = serializers.DictField(help_text="chainId (decimal string) and verifyingContract (the compliance "
-                                             "multisig).")
-    message = serializers.DictField(help_text="The SafeTx: integers as decimal strings, data as 0x hex.")
-
-
 # --- the register ---------------------------------------------------------------------------
 
 class FrozenAddressSerializer(serializers.ModelSerializer):
     mismatch = serializers.BooleanField(read_only=True, help_text="The chain disagrees with what our executed "
                                                                   "transactions lead us to expect.")
-    balance = ComplianceBaseUnitsField(read_only=True, allow_null=True, help_text="As last read from chain.")
-    balance_tokens = ComplianceTokensField(source="balance", read_only=True, allow_null=True)
+    balance = BaseUnitsField(read_only=True, allow_null=True, help_text="As last read from chain.")
+    balance_tokens = TokensField(source="balance", read_only=True, allow_null=True)
     last_transaction = serializers.SerializerMethodField(help_text="The signing page of the last executed "
                                                                    "compliance transaction on this address.")
 

@@ -1,11 +1,11 @@
-"""Compliance over HTTP: officers open cases, add evidence, propose blacklist / unblacklist / destroy funds,
-fetch the EIP-712 typed data, sign it wherever their key lives and post the signature; managers read.
-Everyone else is refused (403) everywhere. Each endpoint parses its input and calls one service.
+"""Compliance over HTTP: officers open cases, add evidence, propose blacklist / unblacklist / destroy funds;
+managers read. Everyone else is refused (403) everywhere. Each endpoint parses its input and calls one
+service. A proposal links to its multisig transaction (`transaction.id`, `transaction.url`): its typed data,
+signatures, cancel and reject live in the one API, /api/multisig/transactions/.
 
-Refusals keep the meanings of the rest of the API (issuance/api/views.py): 400 for refused input,
-including a refused signature (with the service's reason in `detail`), 409 when the object's state does not
-allow the step, 403 when the role does not, 503 when the chain node cannot be asked. Nothing is changed by
-any refusal but the journal entry the multisig service writes for a refused signature.
+Refusals keep the meanings of the rest of the API: 400 for refused input, 409 when the object's state does
+not allow the step, 403 when the role does not, 503 when the chain node cannot be asked. Nothing is changed
+by any refusal.
 """
 
 from __future__ import annotations
@@ -23,12 +23,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from backoffice.chain.client import chain_client
+from backoffice.core.api import REFUSALS, ErrorSerializer, ReasonSerializer, ServiceViewSet
 from backoffice.multisig.models import Confirmation, TxState
-from backoffice.multisig.services import confirmation_add, safe_tx_of
 from compliance import services
 from compliance.models import Case, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
-from issuance.api.serializers import ErrorSerializer, ReasonSerializer
-from issuance.api.views import REFUSALS, ServiceViewSet
 
 from . import serializers as s
 
@@ -139,9 +137,7 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
     queryset = ComplianceProposal.objects.all()
     serializer_class = s.ComplianceProposalSerializer
     action_permissions = {
-        "list": VIEW_PROPOSAL, "retrieve": VIEW_PROPOSAL, "metadata": VIEW_PROPOSAL,
-        # Typed data is for signing: managers read the proposal, only officers fetch what they sign.
-        "create": ACT, "typed_data": ACT, "signatures": ACT,
+        "list": VIEW_PROPOSAL, "retrieve": VIEW_PROPOSAL, "metadata": VIEW_PROPOSAL, "create": ACT,
     }
 
     def get_queryset(self) -> QuerySet[ComplianceProposal]:
@@ -171,33 +167,6 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
         proposal = services.compliance_proposal_create(client=chain_client(), case_id=case.pk, action=action,
                                                        actor=_actor(request), **inputs)
         return self.presented(proposal.pk, status.HTTP_201_CREATED)
-
-    @extend_schema(summary="The EIP-712 typed data to sign with eth_signTypedData_v4 (officer)",
-                   description="Exactly the JSON to hand to the wallet, or to an offline signer. Deprecated: use "
-                               "/api/multisig/transactions/{transaction.id}/typed-data/.", deprecated=True,
-                   responses={200: s.ComplianceTypedDataSerializer, **REFUSALS})
-    @action(detail=True, methods=["get"], url_path="typed-data")
-    def typed_data(self, request: Request, pk: str | None = None) -> Response:
-        tx = self.get_object().transaction
-        return Response(safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address))
-
-    @extend_schema(
-        summary="Add your signature (officers of the compliance multisig)", deprecated=True,
-        description="Accepted only if it recovers to your own bound officer address over this transaction's "
-                    "safeTxHash on this chain and you have not signed it yet. The fifth signature approves it and "
-                    "hands it to the broadcaster. A refusal (400) says why and stores nothing but its journal entry. "
-                    "Deprecated: use /api/multisig/transactions/{transaction.id}/signatures/; cancel and reject "
-                    "are there too.",
-        request=s.ComplianceSignatureSerializer,
-        responses={200: s.ComplianceProposalSerializer, **REFUSALS, **UNAVAILABLE},
-    )
-    @action(detail=True, methods=["post"])
-    def signatures(self, request: Request, pk: str | None = None) -> Response:
-        proposal = self.get_object()
-        signature = self.parsed(s.ComplianceSignatureSerializer, request)["signature"]
-        confirmation_add(client=chain_client(), transaction_id=proposal.transaction_id, signature=signature,
-                         actor=_actor(request))
-        return self.presented(proposal.pk)
 
 
 # --- the register ---------------------------------------------------------------------------

@@ -42,7 +42,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 OUR_PATHS = [
     "/api/compliance/cases/", "/api/compliance/cases/{id}/", "/api/compliance/cases/{id}/evidence/",
     "/api/compliance/cases/{id}/close/", "/api/compliance/proposals/", "/api/compliance/proposals/{id}/",
-    "/api/compliance/proposals/{id}/typed-data/", "/api/compliance/proposals/{id}/signatures/",
     "/api/compliance/register/", "/api/compliance/register/refresh/",
 ]
 OTHER_ROLES = ["owner1", "operator", "custodian", "auditor"]
@@ -144,9 +143,21 @@ def _reads() -> dict[str, Call]:
     }
 
 
+def _transaction_url(w: dict[str, Any]) -> str:
+    """Where the proposal's transaction is signed: the one transactions API its `transaction.url` names."""
+    return f"/api/multisig/transactions/{w['proposal'].transaction_id}/"
+
+
+def _signing() -> dict[str, Call]:
+    return {
+        "typed data": lambda c, w: c.get(_transaction_url(w) + "typed-data/"),
+        "sign": lambda c, w: c.post(_transaction_url(w) + "signatures/", {"signature": w["signature"]},
+                                    format="json"),
+    }
+
+
 def _officer_only() -> dict[str, Call]:
     return {
-        "typed data": lambda c, w: c.get(f"/api/compliance/proposals/{w['proposal'].pk}/typed-data/"),
         "open case": lambda c, w: c.post("/api/compliance/cases/", {
             "address": fresh_address(), "category": "court_order", "reference": "CO-1", "description": "Order"},
             format="json"),
@@ -155,8 +166,6 @@ def _officer_only() -> dict[str, Call]:
             format="multipart"),
         "propose": lambda c, w: c.post("/api/compliance/proposals/", {"case": w["bare"].pk, "action": "blacklist"},
                                        format="json"),
-        "sign": lambda c, w: c.post(f"/api/compliance/proposals/{w['proposal'].pk}/signatures/",
-                                    {"signature": w["signature"]}, format="json"),
         "refresh": lambda c, w: c.post("/api/compliance/register/refresh/"),
         # Last: closing withdraws the case's proposal, which then takes no signature.
         "close": lambda c, w: c.post(f"/api/compliance/cases/{w['case'].pk}/close/", {"reason": "done"},
@@ -166,11 +175,11 @@ def _officer_only() -> dict[str, Call]:
 
 def test_an_officer_may_call_every_endpoint(world, api):
     as_user(api, "officer1")
-    expected = {"typed data": 200, "open case": 201, "evidence": 201, "close": 200, "propose": 201, "sign": 200,
+    expected = {"typed data": 200, "open case": 201, "evidence": 201, "close": 200, "propose": 201, "sign": 201,
                 "refresh": 200}
     for name, call in _reads().items():
         assert call(api, world).status_code == 200, name
-    for name, call in _officer_only().items():
+    for name, call in {**_signing(), **_officer_only()}.items():
         response = call(api, world)
         assert response.status_code == expected[name], (name, response.content)
 
@@ -184,6 +193,14 @@ def test_a_manager_reads_everything_and_every_write_is_refused(world, api):
         response = call(api, world)
         assert response.status_code == 403, (name, response.status_code)
     assert snapshot() == before
+    # Managers read every multisig transaction, typed data included; a signature is theirs to post only
+    # as a bound signer: refused with the reason, and only the refusal's journal entry is kept.
+    assert _signing()["typed data"](api, world).status_code == 200
+    refused = _signing()["sign"](api, world)
+    assert refused.status_code == 400 and refused.json()["detail"] == "you are not a signer of the compliance multisig"
+    after = snapshot()
+    assert after[:8] == before[:8] and after[8] == before[8] + 1 and after[9:] == before[9:]
+    assert JournalEntry.objects.order_by("-pk").first().action == "multisig.signature_refused"
 
 
 @pytest.mark.parametrize("name", [*OTHER_ROLES, None])
@@ -193,6 +210,10 @@ def test_every_other_role_is_refused_everywhere(world, api, name):
     for label, call in {**_reads(), **_officer_only()}.items():
         response = call(api, world)
         assert response.status_code == 403, (name, label, response.status_code)
+    # The compliance multisig's transactions do not exist for them (anonymous: 403).
+    for label, call in _signing().items():
+        response = call(api, world)
+        assert response.status_code == (403 if name is None else 404), (name, label, response.status_code)
     assert snapshot() == before
 
 
@@ -257,14 +278,16 @@ def test_five_officer_signatures_posted_over_the_api_approve_a_blacklist(chain, 
     assert (proposal["status"], proposal["transaction"]["threshold"]) == ("awaiting_signatures", 5)
     assert proposal["transaction"]["signing_url"] == f"/multisig/{proposal['transaction']['id']}/"
 
+    url = proposal["transaction"]["url"]
+    assert url == f"/api/multisig/transactions/{proposal['transaction']['id']}/"
     for n in (1, 2, 3, 4, 5):  # the proposer signs too: five of five
         as_user(api, f"officer{n}")
-        typed = api.get(f"/api/compliance/proposals/{proposal['id']}/typed-data/").json()
+        typed = api.get(url + "typed-data/").json()
         assert typed["domain"]["verifyingContract"] == deployment_get().compliance_multisig
-        response = api.post(f"/api/compliance/proposals/{proposal['id']}/signatures/",
-                            {"signature": officer_signature(typed, n)}, format="json")
-        assert response.status_code == 200, response.content
-        body = response.json()
+        response = api.post(url + "signatures/", {"signature": officer_signature(typed, n)}, format="json")
+        assert response.status_code == 201, response.content
+        assert [c["username"] for c in response.json()["confirmations"]] == [f"officer{i}" for i in range(1, n + 1)]
+        body = api.get(f"/api/compliance/proposals/{proposal['id']}/").json()
         assert body["transaction"]["signatures_count"] == n
         assert body["transaction"]["signed_by"] == [f"officer{i}" for i in range(1, n + 1)]
         assert body["status"] == ("approved" if n == 5 else "awaiting_signatures")
@@ -274,8 +297,7 @@ def test_five_officer_signatures_posted_over_the_api_approve_a_blacklist(chain, 
 def test_a_signature_by_another_officers_key_is_a_400_and_stores_nothing(world, api):
     as_user(api, "officer2")
     confirmations = Confirmation.objects.count()
-    response = api.post(f"/api/compliance/proposals/{world['proposal'].pk}/signatures/",
-                        {"signature": world["signature"]}, format="json")  # officer1's signature
+    response = _signing()["sign"](api, world)  # officer1's signature
     assert response.status_code == 400 and "not by your bound address" in response.json()["detail"]
     assert Confirmation.objects.count() == confirmations
     assert JournalEntry.objects.filter(action="multisig.signature_refused").exists()  # only the refusal is kept

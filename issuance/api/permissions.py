@@ -1,4 +1,4 @@
-"""Who may call what: one Django model permission per view action, so the API and the admin agree."""
+"""Who may call what beyond the permission per action (backoffice.core.api.ActionPermission)."""
 
 from __future__ import annotations
 
@@ -9,25 +9,6 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from issuance.models import Audit
-
-
-class ActionPermission(BasePermission):
-    """The user needs the permission the view names for the action (`view.action_permissions`).
-
-    An action missing from the map is refused: a new action is closed until someone decides who
-    may call it, instead of silently open to every logged-in user.
-    """
-
-    message = "your role does not allow this"
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        if not user or not user.is_authenticated:
-            return False
-        # OPTIONS has no action of its own; it describes the endpoint, so reading is enough.
-        action = getattr(view, "action", None) or "metadata"
-        permission = getattr(view, "action_permissions", {}).get(action)
-        return permission is not None and user.has_perm(permission)
 
 
 class NamedAuditorConducts(BasePermission):

@@ -1,12 +1,11 @@
-"""Owner proposals over HTTP: operators draft, propose and cancel; owners read, fetch the exact EIP-712
-typed data, sign it wherever their key lives (browser wallet, hardware or offline signer) and post the
-signature. Each endpoint parses its input and calls one service.
+"""Owner proposals over HTTP: operators draft, propose and cancel; everyone who may read them reads them.
+A proposed one links to its multisig transaction (`transaction.id`, `transaction.url`): its typed data,
+signatures, cancel and reject live in the one API, /api/multisig/transactions/. Each endpoint parses its
+input and calls one service.
 
-Refusals keep the meanings of the rest of the API (see views.py): 400 for refused input, including a
-refused signature (SignatureRefused, with the service's reason in `detail`), 409 when the proposal's
-state does not allow the step, 403 when the role does not. A node that cannot be reached or has nothing
-deployed is a 503 with the reason, not a bare server error. Nothing is changed by any refusal but the
-journal entry the multisig service writes for a refused signature.
+Refusals keep the meanings of the rest of the API (see views.py): 400 for refused input, 409 when the
+proposal's state does not allow the step, 403 when the role does not. A node that cannot be reached or has
+nothing deployed is a 503 with the reason, not a bare server error. Nothing is changed by any refusal.
 """
 
 from __future__ import annotations
@@ -24,25 +23,26 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
-from backoffice.core.amounts import tokens_format
-from backoffice.journal.services import TransitionRefused
+from backoffice.core.api import (
+    REFUSALS,
+    ActionPermission,
+    BaseUnitsField,
+    DecimalStringField,
+    ErrorSerializer,
+    ReasonSerializer,
+    ServiceViewSet,
+    TokensField,
+)
 from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
 from backoffice.multisig.api_transactions import transaction_api_url
-from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
-from backoffice.multisig.services import confirmation_add, safe_tx_of
+from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, TxState
 from issuance import services
 from issuance.models import OwnerProposal, ProposalBacking, ProposalState
-
-from .permissions import ActionPermission
-from .serializers import DecimalStringField, ErrorSerializer, ReasonSerializer
-from .views import REFUSALS, ServiceViewSet
 
 VIEW = "issuance.view_ownerproposal"
 PROPOSE = "issuance.propose_ownerproposal"
@@ -52,27 +52,6 @@ PROPOSAL_STATUSES = list(dict.fromkeys([ProposalState.DRAFT, *TxState.values, Pr
 
 UNAVAILABLE = {503: OpenApiResponse(ErrorSerializer, description="The chain node does not answer or nothing is "
                                                                  "deployed on it; nothing changed.")}
-
-
-def _tokens(base_units: int) -> str:
-    # Machine-readable: tokens_format's thousands separators are for people, not for parsers.
-    return tokens_format(base_units).replace(",", "")
-
-
-# --- fields ---------------------------------------------------------------------------------
-
-@extend_schema_field({"type": "string", "pattern": r"^\d+$", "example": "1250000000",
-                      "description": "Base units (1 token = 1,000,000), as a string: uint256 overflows JSON numbers."})
-class BaseUnitsField(serializers.Field):
-    def to_representation(self, value: Any) -> str:
-        return str(int(value))
-
-
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": r"^\d+\.\d{6}$", "example": "1250.000000",
-                      "description": "Tokens with all six decimals, exact."})
-class TokensField(serializers.Field):
-    def to_representation(self, value: Any) -> str:
-        return _tokens(int(value))
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -178,20 +157,6 @@ class ProposalSerializer(serializers.ModelSerializer):
         return cast(dict[str, Any], MultisigTransactionSummarySerializer(rejections[0]).data)
 
 
-@extend_schema_field({"type": "object", "additionalProperties": True})
-class _AnyObjectField(serializers.DictField):
-    pass
-
-
-class SafeTxTypedDataSerializer(serializers.Serializer):
-    """Documentation only: the body is the typed data itself, byte for byte what the wallet must sign."""
-
-    types = _AnyObjectField()
-    primaryType = serializers.CharField()  # camelCase: the EIP-712 key, spelled as wallets expect it
-    domain = _AnyObjectField(help_text="chainId (decimal string) and verifyingContract (the issuance multisig).")
-    message = _AnyObjectField(help_text="The SafeTx: integers as decimal strings, data as 0x hex.")
-
-
 # --- input ----------------------------------------------------------------------------------
 
 def _draft_field(field: ActionField) -> serializers.Field:
@@ -232,32 +197,6 @@ class ProposalDraftSerializer(serializers.Serializer):
         return attrs
 
 
-class SignatureSubmitSerializer(serializers.Serializer):
-    signature = serializers.CharField(
-        max_length=400,
-        help_text="0x-prefixed 65-byte r||s||v (v 27 or 28) from eth_signTypedData_v4 over this proposal's "
-                  "typed data, made with the key of your own bound owner address.",
-    )
-
-
-# --- permissions ----------------------------------------------------------------------------
-
-class IssuanceSignerSigns(BasePermission):
-    """Signing actions belong to users bound to an issuance multisig address, whatever else their role.
-
-    Reading proposals is not enough (managers read them); a compliance officer's binding is to the
-    other multisig. The service checks the signature itself; this makes every other caller a 403.
-    """
-
-    message = "only a signer of the issuance multisig may sign owner proposals"
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        if getattr(view, "action", None) not in getattr(view, "signer_actions", ()):
-            return True
-        user_id = request.user.pk
-        return user_id is not None and Signer.objects.filter(user_id=user_id, multisig=MultisigRole.ISSUANCE).exists()
-
-
 # --- the viewset ----------------------------------------------------------------------------
 
 def _actor(request: Request) -> User:
@@ -272,14 +211,6 @@ def _transactions() -> QuerySet[MultisigTransaction]:
                                                                                                          "pk")))
 
 
-def _transaction_of(proposal: OwnerProposal) -> MultisigTransaction:
-    if proposal.transaction is not None:
-        return proposal.transaction
-    if proposal.state == ProposalState.DRAFT:
-        raise TransitionRefused("this proposal is still a draft: there is nothing to sign until it is proposed")
-    raise TransitionRefused("this proposal was cancelled before it was proposed: there is nothing to sign")
-
-
 @extend_schema_view(
     list=extend_schema(summary="Owner proposals, newest first", parameters=[
         OpenApiParameter("status", str, enum=PROPOSAL_STATUSES, description="Only proposals with this status.")]),
@@ -288,13 +219,10 @@ def _transaction_of(proposal: OwnerProposal) -> MultisigTransaction:
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = OwnerProposal.objects.all()
     serializer_class = ProposalSerializer
-    permission_classes = [ActionPermission, IssuanceSignerSigns]
-    signer_actions = ("signatures",)
+    permission_classes = [ActionPermission]
     action_permissions = {
-        "list": VIEW, "retrieve": VIEW, "metadata": VIEW, "queue": VIEW, "typed_data": VIEW,
+        "list": VIEW, "retrieve": VIEW, "metadata": VIEW, "queue": VIEW,
         "create": PROPOSE, "propose": PROPOSE, "cancel": PROPOSE,
-        # Owners hold no write permission on proposals: signing is theirs by their signer binding.
-        "signatures": VIEW,
     }
 
     def get_queryset(self) -> QuerySet[OwnerProposal]:
@@ -341,35 +269,6 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
         proposal = self.get_object()
         reason = self.parsed(ReasonSerializer, request)["reason"]
         services.proposal_cancel(client=chain_client(), proposal_id=proposal.pk, reason=reason, actor=_actor(request))
-        return self.presented(proposal.pk)
-
-    @extend_schema(
-        summary="The EIP-712 typed data to sign with eth_signTypedData_v4",
-        description="Exactly the JSON to hand to the wallet, or to an offline signer. 409 while a draft. "
-                    "Deprecated: use /api/multisig/transactions/{transaction.id}/typed-data/.",
-        deprecated=True,
-        responses={200: SafeTxTypedDataSerializer, **REFUSALS},
-    )
-    @action(detail=True, methods=["get"], url_path="typed-data")
-    def typed_data(self, request: Request, pk: str | None = None) -> Response:
-        tx = _transaction_of(self.get_object())
-        return Response(safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address))
-
-    @extend_schema(
-        summary="Add your signature (owners of the issuance multisig)", deprecated=True,
-        description="Accepted only if it recovers to your own bound owner address over this transaction's "
-                    "safeTxHash on this chain, you did not propose it, and you have not signed it yet. The third "
-                    "signature approves it and hands it to the broadcaster. A refusal (400) says why and stores "
-                    "nothing but its journal entry. Deprecated: use "
-                    "/api/multisig/transactions/{transaction.id}/signatures/.",
-        request=SignatureSubmitSerializer, responses={200: ProposalSerializer, **REFUSALS, **UNAVAILABLE},
-    )
-    @action(detail=True, methods=["post"])
-    def signatures(self, request: Request, pk: str | None = None) -> Response:
-        proposal = self.get_object()
-        tx = _transaction_of(proposal)
-        signature = self.parsed(SignatureSubmitSerializer, request)["signature"]
-        confirmation_add(client=chain_client(), transaction_id=tx.pk, signature=signature, actor=_actor(request))
         return self.presented(proposal.pk)
 
     @extend_schema(

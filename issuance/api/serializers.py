@@ -7,49 +7,17 @@ which most clients read as binary floats.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from backoffice.core.amounts import DISPLAYED_DECIMAL, DecimalInvalid, decimal_parse
+from backoffice.core.api import DecimalStringField
 from backoffice.core.files import UploadSerializerField
 from issuance.models import Audit, Bar, Deposit, Discrepancy, GoldPrice, Vault
 from issuance.models.audits import REPORT
 from issuance.models.deposits import RECEIPT
 from issuance.models.imports import BAR_LIST
-
-
-@extend_schema_field({"type": "string", "format": "decimal", "pattern": f"^{DISPLAYED_DECIMAL.pattern}$",
-                      "example": "2345.67"})
-class DecimalStringField(serializers.Field):
-    """A decimal written as a JSON string, plain ("2345.67") or as the pages show it ("2,345.67").
-
-    A JSON number is refused even when it looks exact: by the time it reaches us the client may
-    already have rounded it through a float. The grammar is `decimal_parse`'s, the same as the
-    admin's forms: a comma only ever separates groups of three digits, so "1,5" (a decimal comma)
-    and "1,2345.0" are refused, as are exponents and NaN, so that what the person typed is exactly
-    what is recorded. Range and precision are the service's to judge, so its messages reach the
-    user unchanged.
-    """
-
-    default_error_messages = {
-        "not_a_string": 'send the amount as a string in plain decimal notation, e.g. "2345.67"',
-    }
-
-    def to_internal_value(self, data: Any) -> Decimal:
-        if not isinstance(data, str):
-            self.fail("not_a_string")
-        try:
-            return decimal_parse(data, field=self.field_name or "value")
-        except DecimalInvalid as exc:
-            raise serializers.ValidationError(exc.problem, code="invalid") from exc
-
-    def to_representation(self, value: Decimal) -> str:
-        return str(value)
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -63,14 +31,6 @@ class AwareDateTimeField(serializers.DateTimeField):
         if timezone.is_naive(value):
             self.fail("naive")
         return super().enforce_timezone(value)
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The body of every refusal; `errors` lists each bad row of a refused bar list."""
-
-    detail = serializers.CharField()
-    # Declared fields leave the class attributes (DRF's metaclass), so `errors` does not shadow Serializer.errors.
-    errors = serializers.ListField(child=serializers.CharField(), required=False)  # type: ignore[assignment]
 
 
 # --- deposits -------------------------------------------------------------------------------
@@ -111,10 +71,6 @@ class BarListUploadSerializer(serializers.Serializer):
 
 class ReceiptUploadSerializer(serializers.Serializer):
     receipt = UploadSerializerField(kind=RECEIPT, help_text="The custodian's signed receipt; kept with its SHA-256.")
-
-
-class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(help_text="Why; recorded in the journal.")
 
 
 # --- audits ---------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Deposits, audits and gold prices over HTTP. Each endpoint parses its input and calls one service.
 
-Refusals from the services keep one meaning everywhere: 400 for input the service refused
-(InvalidInput, BarListInvalid with every bad row under `errors`), 409 when the object's state does
-not allow the step (TransitionRefused), 403 when the role does not. Nothing is changed by any of them.
+Refusals keep the meanings the kernel's base gives them in every app (backoffice/core/api.py): 400 for
+input the service refused (InvalidInput; here also BarListInvalid, with every bad row under `errors`),
+409 when the object's state does not allow the step, 403 when the role does not. Nothing is changed by
+any of them.
 """
 
 from __future__ import annotations
@@ -17,37 +18,26 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count, DecimalField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer, Serializer
 
-from backoffice.chain.client import ChainError
+from backoffice.core.api import REFUSALS, ActionPermission, ReasonSerializer, ServiceViewSet
 from backoffice.core.files import upload_refusal
-from backoffice.journal.services import TransitionRefused
-from backoffice.multisig.services import SignatureRefused
 from issuance import services
 from issuance.barlist import BarListInvalid
 from issuance.models import Audit, AuditState, Bar, Deposit, DepositState, GoldPrice
 from issuance.models.imports import BAR_LIST
 
 from . import serializers as s
-from .permissions import ActionPermission, NamedAuditorConducts
+from .permissions import NamedAuditorConducts
 
 logger = logging.getLogger(__name__)
 
-REFUSALS: dict[int, Any] = {
-    400: OpenApiResponse(s.ErrorSerializer, description="Input refused (a field error is also listed under "
-                                                        "the field's name); nothing changed."),
-    403: OpenApiResponse(s.ErrorSerializer, description="Not logged in, or the role does not allow it."),
-    404: OpenApiResponse(s.ErrorSerializer, description="No such object."),
-    409: OpenApiResponse(s.ErrorSerializer, description="The object's state does not allow it; nothing changed."),
-}
 CSV_UPLOAD = {"multipart/form-data": s.BarListUploadSerializer, "text/csv": OpenApiTypes.BINARY}
 
 
@@ -66,67 +56,14 @@ class CSVBodyParser(BaseParser):
         return DataAndFiles({}, {"file": SimpleUploadedFile("body.csv", content, content_type="text/csv")})
 
 
-class Pages(PageNumberPagination):
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
+class BarListViewSet(ServiceViewSet):
+    """The kernel's base, plus a refused bar list answered with every bad row under `errors`."""
 
-
-def _field_errors_summary(detail: Any, prefix: str = "") -> str:
-    """The first message of each field, as one line: 'reason: This field is required.'"""
-    if isinstance(detail, dict):
-        return "; ".join(_field_errors_summary(v, f"{prefix}{k}: " if k != "non_field_errors" else prefix)
-                         for k, v in detail.items())
-    if isinstance(detail, list) and detail:
-        return _field_errors_summary(detail[0], prefix)
-    return f"{prefix}{detail}"
-
-
-class ServiceViewSet(viewsets.GenericViewSet):
-    """Permissions by action, service refusals as HTTP answers, and the shared parse/present steps."""
-
-    permission_classes = [ActionPermission]
-    pagination_class = Pages
-    action_permissions: dict[str, str] = {}
-
-    def handle_exception(self, exc: Exception) -> Response:
-        body: dict[str, Any] | None = None
-        code: int = status.HTTP_400_BAD_REQUEST
+    def refusal_of(self, exc: Exception) -> tuple[dict[str, Any], int] | None:
         if isinstance(exc, BarListInvalid):
-            body = {"detail": f"the bar list has {len(exc.errors)} error(s); nothing was saved", "errors": exc.errors}
-        elif isinstance(exc, services.InvalidInput) and exc.field:
-            body = {"detail": str(exc), exc.field: [str(exc)]}  # beside the input it is about, as DRF does
-        elif isinstance(exc, services.InvalidInput | SignatureRefused):
-            body = {"detail": str(exc)}  # a refused signature is refused input; the service journalled why
-        elif isinstance(exc, ChainError):
-            body = {"detail": f"the chain could not be read; nothing changed, try again: {exc}"}
-            code = status.HTTP_503_SERVICE_UNAVAILABLE
-        elif isinstance(exc, TransitionRefused):
-            body, code = {"detail": str(exc)}, status.HTTP_409_CONFLICT
-        elif isinstance(exc, ValidationError) and isinstance(exc.detail, dict):
-            # Keep DRF's per-field messages and add the one-line `detail` every other refusal has.
-            body = {"detail": _field_errors_summary(exc.detail), **exc.detail}
-        if body is None:
-            return super().handle_exception(exc)
-        return self.refusal_response(body, code)
-
-    def refusal_response(self, body: dict[str, Any], code: int) -> Response:
-        """A refusal as an HTTP answer, logged once; nothing was changed by the request."""
-        logger.info("api-refused view=%s action=%s user=%s status=%s", type(self).__name__, self.action,
-                    self.request.user.pk, code)
-        response = Response(body, status=code)
-        response.exception = True
-        return response
-
-    def parsed(self, serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
-        serializer = serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        return cast(dict[str, Any], serializer.validated_data)
-
-    def presented(self, pk: int, code: int = status.HTTP_200_OK) -> Response:
-        """The object as it is now, read again through the annotated queryset."""
-        serializer = cast(BaseSerializer, self.get_serializer(self.get_queryset().get(pk=pk)))
-        return Response(serializer.data, status=code)
+            return ({"detail": f"the bar list has {len(exc.errors)} error(s); nothing was saved",
+                     "errors": exc.errors}, status.HTTP_400_BAD_REQUEST)
+        return super().refusal_of(exc)
 
 
 def _actor(request: Request) -> User:
@@ -144,7 +81,7 @@ def _state_filter(name: str, states: type[Any]) -> OpenApiParameter:
     list=extend_schema(summary="Deposits, newest first", parameters=[_state_filter("state", DepositState)]),
     retrieve=extend_schema(summary="One deposit"),
 )
-class DepositViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+class DepositViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BarListViewSet):
     queryset = Deposit.objects.all()
     serializer_class = s.DepositSerializer
     action_permissions = {
@@ -216,21 +153,21 @@ class DepositViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
         services.deposit_verify(deposit_id=deposit.pk, actor=_actor(request))
         return self.presented(deposit.pk)
 
-    @extend_schema(summary="Reject the deposit, with a reason (custodian)", request=s.ReasonSerializer,
+    @extend_schema(summary="Reject the deposit, with a reason (custodian)", request=ReasonSerializer,
                    responses={200: s.DepositSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
         deposit = self.get_object()
-        reason = self.parsed(s.ReasonSerializer, request)["reason"]
+        reason = self.parsed(ReasonSerializer, request)["reason"]
         services.deposit_reject(deposit_id=deposit.pk, reason=reason, actor=_actor(request))
         return self.presented(deposit.pk)
 
-    @extend_schema(summary="Record the gold leaving custody, with a reason (custodian)", request=s.ReasonSerializer,
+    @extend_schema(summary="Record the gold leaving custody, with a reason (custodian)", request=ReasonSerializer,
                    responses={200: s.DepositSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
     def release(self, request: Request, pk: str | None = None) -> Response:
         deposit = self.get_object()
-        reason = self.parsed(s.ReasonSerializer, request)["reason"]
+        reason = self.parsed(ReasonSerializer, request)["reason"]
         services.deposit_release(deposit_id=deposit.pk, reason=reason, actor=_actor(request))
         return self.presented(deposit.pk)
 
@@ -241,7 +178,7 @@ class DepositViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceVi
     list=extend_schema(summary="Audits, latest as-of date first", parameters=[_state_filter("state", AuditState)]),
     retrieve=extend_schema(summary="One audit, with its discrepancies"),
 )
-class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
+class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BarListViewSet):
     queryset = Audit.objects.all()
     serializer_class = s.AuditSerializer
     permission_classes = [ActionPermission, NamedAuditorConducts]
@@ -308,11 +245,11 @@ class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceView
         return self.presented(audit.pk)
 
     @extend_schema(summary="Dispute: the count does not match, with a reason (the named auditor)",
-                   request=s.ReasonSerializer, responses={200: s.AuditSerializer, **REFUSALS})
+                   request=ReasonSerializer, responses={200: s.AuditSerializer, **REFUSALS})
     @action(detail=True, methods=["post"])
     def dispute(self, request: Request, pk: str | None = None) -> Response:
         audit = self.get_object()
-        reason = self.parsed(s.ReasonSerializer, request)["reason"]
+        reason = self.parsed(ReasonSerializer, request)["reason"]
         services.audit_dispute(audit_id=audit.pk, reason=reason, actor=_actor(request))
         return self.presented(audit.pk)
 

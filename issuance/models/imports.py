@@ -26,6 +26,10 @@ class ImportState(models.TextChoices):
     FAILED = "failed"
 
 
+# Waiting for the worker or being worked on: not finished either way.
+UNFINISHED_IMPORT_STATES = (ImportState.QUEUED, ImportState.RUNNING)
+
+
 class BarListImport(ConcurrentTransitionMixin, models.Model):
     kind = models.CharField(max_length=20, choices=ImportKind.choices)
     deposit = models.ForeignKey("issuance.Deposit", null=True, blank=True, on_delete=models.PROTECT,
@@ -85,6 +89,6 @@ class BarListImport(ConcurrentTransitionMixin, models.Model):
     def succeed(self, *, bars: int, at: datetime) -> None:
         self.bars_saved, self.finished_at, self.errors = bars, at, []
 
-    @transition(field=state, source=[ImportState.QUEUED, ImportState.RUNNING], target=ImportState.FAILED)
+    @transition(field=state, source=list(UNFINISHED_IMPORT_STATES), target=ImportState.FAILED)
     def fail(self, *, errors: list[str], at: datetime) -> None:
         self.errors, self.finished_at = errors, at

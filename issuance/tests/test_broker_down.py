@@ -62,13 +62,13 @@ def test_the_final_signature_with_the_broker_down_is_accepted_and_the_sweep_send
 ) -> None:
     proposal = proposed(gold_backing, amount="10")
     for owner in (1, 2):
-        assert sign(proposal["id"], owner).status_code == 200
+        assert sign(proposal["id"], owner).status_code == 201
 
     with broker_refusing(), caplog.at_level(logging.WARNING, logger="backoffice.core.tasks"):
         response = sign(proposal["id"], 3)
 
-    assert response.status_code == 200, response.content
-    assert response.json()["status"] == "approved"
+    assert response.status_code == 201, response.content
+    assert response.json()["state"] == "approved"
     tx = MultisigTransaction.objects.get(pk=proposal["transaction"]["id"])
     assert tx.state == TxState.APPROVED
     assert sorted(Confirmation.objects.filter(transaction=tx).values_list("signer__user__username", flat=True)) == [

@@ -1,5 +1,6 @@
-"""The owner-proposal API on a real chain: an operator drafts and proposes, three owners sign the served
-typed data with their own keys and the transaction is approved; the typed data is the multisig's own
+"""The owner-proposal API on a real chain: an operator drafts and proposes, three owners sign the typed data
+the one transactions API serves (reached through the proposal's `transaction.url`) with their own keys
+and the transaction is approved; the typed data is the multisig's own
 hash; the queue is in nonce order; cancelling works before and after approval; every role can do exactly
 what it may and a refusal changes nothing.
 
@@ -63,8 +64,17 @@ def proposed(deposit: Deposit, *, by: str = "operator", **overrides: Any) -> dic
     return dict(response.json())
 
 
+def transaction_url(proposal_id: int, *, by: str = "owner1") -> str:
+    """The proposal's link to its transaction in /api/multisig/transactions/, where it is signed."""
+    response = api(by).get(f"/api/proposals/{proposal_id}/")
+    assert response.status_code == 200, response.content
+    transaction = response.json()["transaction"]
+    assert transaction is not None, "a draft has no transaction"
+    return str(transaction["url"])
+
+
 def typed_data_of(proposal_id: int, *, by: str = "owner1") -> dict[str, Any]:
-    response = api(by).get(f"/api/proposals/{proposal_id}/typed-data/")
+    response = api(by).get(transaction_url(proposal_id, by=by) + "typed-data/")
     assert response.status_code == 200, response.content
     return dict(response.json())
 
@@ -79,11 +89,12 @@ def signature_by(key: bytes, typed: dict[str, Any]) -> str:
 
 
 def sign(proposal_id: int, owner_number: int, *, signature: str | None = None) -> Any:
-    """Owner N fetches the typed data, signs it with its own key and posts the signature."""
+    """Owner N fetches the typed data, signs it with its own key and posts the signature, all in the one
+    transactions API; the answer (201) is the transaction's detail."""
     by = f"owner{owner_number}"
     if signature is None:
         signature = signature_by(owner_key(owner_number), typed_data_of(proposal_id, by=by))
-    return api(by).post(f"/api/proposals/{proposal_id}/signatures/", {"signature": signature}, format="json")
+    return api(by).post(transaction_url(proposal_id, by=by) + "signatures/", {"signature": signature}, format="json")
 
 
 def stored() -> tuple[Any, ...]:
@@ -120,13 +131,15 @@ def test_an_issue_drafted_proposed_and_signed_by_three_owners_through_the_api_is
     assert tx["safe_tx_hash"] == MultisigTransaction.objects.get(pk=tx["id"]).safe_tx_hash
     assert (tx["relayer_tx_hash"], tx["block_number"], tx["failure_reason"]) == ("", None, "")
 
+    assert tx["url"] == f"/api/multisig/transactions/{tx['id']}/"
     for count, owner_number in enumerate((5, 2, 7), start=1):
         response = sign(draft["id"], owner_number)
-        assert response.status_code == 200, response.content
-        tx = response.json()["transaction"]
-        assert tx["signatures"] == f"{count} of 3"
-    body = response.json()
-    assert body["status"] == "approved" == tx["status"]
+        assert response.status_code == 201, response.content
+        assert (response.json()["id"], len(response.json()["confirmations"])) == (tx["id"], count)
+    assert response.json()["state"] == "approved"
+    body = api("operator").get(f"/api/proposals/{draft['id']}/").json()
+    tx = body["transaction"]
+    assert body["status"] == "approved" == tx["status"] and tx["signatures"] == "3 of 3"
     assert [(c["signer"], c["owner_address"]) for c in tx["confirmations"]] == [
         (f"owner{n}", dev_account(OWNER_INDEXES[n - 1]).address) for n in (5, 2, 7)]
     assert MultisigTransaction.objects.get(pk=tx["id"]).state == TxState.APPROVED
@@ -160,15 +173,16 @@ def test_the_served_typed_data_hashes_to_the_stored_safe_tx_hash_and_the_multisi
     assert onchain == digest
 
 
-def test_a_draft_has_no_typed_data_and_takes_no_signature(chain: Any, gold_backing: Deposit) -> None:
+def test_a_draft_links_no_transaction_and_the_proposal_api_serves_nothing_to_sign(
+    chain: Any, gold_backing: Deposit
+) -> None:
     draft = drafted(gold_backing)
     before = stored()
-    response = api("owner1").get(f"/api/proposals/{draft['id']}/typed-data/")
-    assert response.status_code == 409
-    assert response.json()["detail"] == ("this proposal is still a draft: there is nothing to sign until "
-                                         "it is proposed")
+    assert api("owner1").get(f"/api/proposals/{draft['id']}/").json()["transaction"] is None
+    # Typed data and signatures live only in the one transactions API.
+    assert api("owner1").get(f"/api/proposals/{draft['id']}/typed-data/").status_code == 404
     response = api("owner1").post(f"/api/proposals/{draft['id']}/signatures/", {"signature": "0x00"}, format="json")
-    assert response.status_code == 409
+    assert response.status_code == 404
     assert stored() == before
 
 
@@ -178,7 +192,7 @@ def test_the_queue_lists_the_multisigs_pending_transactions_in_nonce_order(chain
     first, second, third = (proposed(gold_backing, amount=f"{n}000") for n in (1, 2, 3))
     nonces = [p["transaction"]["nonce"] for p in (first, second, third)]
     assert nonces == list(range(nonces[0], nonces[0] + 3))
-    assert sign(second["id"], 4).status_code == 200
+    assert sign(second["id"], 4).status_code == 201
 
     # Later nonces wait on the first, so cancelling it needs a rejection at its nonce: the newest row,
     # yet first in the queue.
@@ -252,7 +266,7 @@ def test_cancelling_an_approved_proposal_creates_a_rejection_at_the_same_nonce(
 ) -> None:
     body = proposed(gold_backing)
     for owner_number in (1, 2, 3):
-        assert sign(body["id"], owner_number).status_code == 200
+        assert sign(body["id"], owner_number).status_code == 201
     tx = MultisigTransaction.objects.get(pk=body["transaction"]["id"])
     assert tx.state == TxState.APPROVED
 
@@ -289,8 +303,7 @@ NOT_READERS = ("officer1",)
 
 def test_reading_needs_the_view_permission(chain: Any, gold_backing: Deposit) -> None:
     body = proposed(gold_backing)
-    urls = ["/api/proposals/", f"/api/proposals/{body['id']}/", f"/api/proposals/{body['id']}/typed-data/",
-            "/api/proposals/queue/"]
+    urls = ["/api/proposals/", f"/api/proposals/{body['id']}/", "/api/proposals/queue/"]
     for username in READERS:
         for url in urls:
             assert api(username).get(url).status_code == 200, (username, url)
@@ -302,37 +315,35 @@ def test_reading_needs_the_view_permission(chain: Any, gold_backing: Deposit) ->
         assert api(None).get(url).status_code in (401, 403)
 
 
-def _write_calls(draft_id: int, proposed_id: int, signature: str) -> dict[str, tuple[str, dict[str, Any]]]:
+def _write_calls(draft_id: int, proposed_id: int) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
         "create": ("/api/proposals/", {"kind": "pause"}),
         "propose": (f"/api/proposals/{draft_id}/propose/", {}),
         "cancel-draft": (f"/api/proposals/{draft_id}/cancel/", {"reason": "no longer needed"}),
         "cancel-proposed": (f"/api/proposals/{proposed_id}/cancel/", {"reason": "no longer needed"}),
-        "sign": (f"/api/proposals/{proposed_id}/signatures/", {"signature": signature}),
     }
 
 
-WRITERS = {"create": "operator", "propose": "operator", "cancel-draft": "operator", "cancel-proposed": "operator",
-           "sign": "owner2"}
+WRITERS = {"create": "operator", "propose": "operator", "cancel-draft": "operator", "cancel-proposed": "operator"}
 
 
 def test_each_write_is_refused_to_every_other_role_and_changes_nothing(chain: Any, gold_backing: Deposit) -> None:
     draft = drafted(gold_backing, amount="7")
     body = proposed(gold_backing, amount="8")
-    signature = signature_by(owner_key(2), typed_data_of(body["id"]))
-    calls = _write_calls(draft["id"], body["id"], signature)
+    calls = _write_calls(draft["id"], body["id"])
     everyone = ["operator", "owner1", "manager", "custodian", "auditor", "officer1", None]
     for name, (url, data) in calls.items():
         for username in everyone:
-            if username == WRITERS[name] or (name == "sign" and username == "owner1"):
-                continue  # owner1 is a signer too: its own signature is judged by the service, not the role
+            if username == WRITERS[name]:
+                continue
             before = stored()
             response = api(username).post(url, data, format="json")
             assert response.status_code in ((401, 403) if username is None else (403,)), (name, username)
             assert "detail" in response.json()
             assert stored() == before, (name, username)
-    # And each one works for its role.
-    for name in ("create", "sign", "cancel-proposed", "propose"):
+    # And each one works for its role (owners sign in the one transactions API: the tests below).
+    assert sign(body["id"], 2).status_code == 201
+    for name in ("create", "cancel-proposed", "propose"):
         url, data = calls[name]
         response = api(WRITERS[name]).post(url, data, format="json")
         assert response.status_code in (200, 201), (name, response.content)
@@ -344,12 +355,19 @@ def test_an_officer_or_a_manager_cannot_post_a_signature_even_a_valid_owners(
     chain: Any, gold_backing: Deposit
 ) -> None:
     body = proposed(gold_backing)
+    url = transaction_url(body["id"]) + "signatures/"
     signature = signature_by(owner_key(3), typed_data_of(body["id"]))
-    for username in ("officer1", "manager", "operator"):
+    # An officer does not even see the issuance multisig's transactions.
+    before = stored()
+    response = api("officer1").post(url, {"signature": signature}, format="json")
+    assert response.status_code == 404 and "detail" in response.json()
+    assert stored() == before
+    # Managers and operators see it, but only a bound signer's own signature counts: refused, and
+    # nothing is stored but the refusal's journal entry.
+    for username in ("manager", "operator"):
         before = stored()
-        response = api(username).post(f"/api/proposals/{body['id']}/signatures/", {"signature": signature},
-                                      format="json")
-        assert response.status_code == 403, username
-        assert response.json()["detail"] in ("your role does not allow this",
-                                             "only a signer of the issuance multisig may sign owner proposals")
-        assert stored() == before
+        response = api(username).post(url, {"signature": signature}, format="json")
+        assert response.status_code == 400, username
+        assert response.json()["detail"] == "you are not a signer of the issuance multisig"
+        assert stored()[:4] == before[:4] and stored()[4] == before[4] + 1
+        assert JournalEntry.objects.order_by("-pk").values_list("action", flat=True)[0] == "multisig.signature_refused"

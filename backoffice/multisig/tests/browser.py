@@ -4,11 +4,15 @@ watcher counts it, and the last approver sends execTransaction from the page."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
 
 from conftest import TEST_PASSWORD
+
+# How the page draws when a signature or approval was stored, live or not (UTC, to the second).
+SIGNED_AT = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 
 
 def log_in(page: Any, base_url: str, username: str, next_path: str) -> None:
@@ -32,6 +36,9 @@ def owners_consent(browser: Any, base_url: str, signing_path: str, usernames: li
             page.click("#sign-button")
             expect(page.locator("#sign-result")).to_contain_text(f"Signature accepted: {number} of {threshold}.")
             expect(page.locator("#sign-button")).to_be_hidden()
+            # Drawn from the one API's answer: the signer's name and when they signed.
+            expect(page.locator("#signed-by li").nth(number - 1)).to_have_text(
+                re.compile(rf"^{username} 0x[0-9a-fA-F]{{40}} {SIGNED_AT}$"))
         else:
             page.click("#approve-button")
             if number < threshold:
@@ -39,6 +46,9 @@ def owners_consent(browser: Any, base_url: str, signing_path: str, usernames: li
                 # Counted only once the watcher saw it on chain: the page follows the count.
                 expect(page.locator("#tx-progress")).to_have_text(f"{number} of {threshold} approvals",
                                                                   timeout=30_000)
+                # Drawn by the poll of the one API: who approved, when, and in which block and transaction.
+                expect(page.locator("#signed-by li").nth(number - 1)).to_have_text(
+                    re.compile(rf"^{username} 0x[0-9a-fA-F]{{40}} {SIGNED_AT} approved in block \d+, tx 0x[0-9a-f]+$"))
             # The last one: the threshold seen, the page is drawn anew with the execution (below).
         expect(page.locator("#sign-error")).to_be_hidden()
         pages.append(page)

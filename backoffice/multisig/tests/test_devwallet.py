@@ -69,7 +69,8 @@ def test_with_debug_on_a_local_chain_the_wallet_is_served_and_signs_for_the_user
     assert signature_recover(digest=bytes.fromhex(tx.safe_tx_hash[2:]), signature=signature) == OWNER1
 
     # What the node signed is what the multisig accepts.
-    accepted = owner.post(f"/multisig/{tx.pk}/signatures/", {"signature": signature}, content_type="application/json")
+    accepted = owner.post(f"/api/multisig/transactions/{tx.pk}/signatures/", {"signature": signature},
+                          content_type="application/json")
     assert accepted.status_code == 201, accepted.content
     assert Confirmation.objects.get(transaction=tx).owner_address == OWNER1
 

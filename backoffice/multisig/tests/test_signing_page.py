@@ -1,4 +1,5 @@
-"""The signing page and its JSON: who may see a transaction, who gets the button, what a refusal says."""
+"""The signing page and the JSON it uses (the one transactions API, /api/multisig/transactions/<id>/): who
+may see a transaction, who gets the button, what a refusal says."""
 
 import json
 import re
@@ -59,17 +60,31 @@ def _sign(tx: MultisigTransaction, owner_number: int) -> None:
 
 
 def _urls(tx: MultisigTransaction) -> dict[str, str]:
-    base = f"/multisig/{tx.pk}/"
-    return {"page": base, "typed": base + "typed-data/", "status": base + "status/", "sign": base + "signatures/"}
+    api = f"/api/multisig/transactions/{tx.pk}/"
+    return {"page": f"/multisig/{tx.pk}/", "typed": api + "typed-data/", "status": api, "sign": api + "signatures/"}
+
+
+def test_the_page_fetches_posts_and_polls_only_the_one_transactions_api(issue_tx):
+    page = _client("owner1").get(_urls(issue_tx)["page"]).content.decode()
+    config = json.loads(re.search(r'<script id="signing-config" type="application/json">(.*?)</script>', page,
+                                  re.S).group(1))
+    urls = _urls(issue_tx)
+    assert (config["detail_url"], config["typed_data_url"], config["signatures_url"]) == (
+        urls["status"], urls["typed"], urls["sign"])
+    # The page's own JSON is gone.
+    owner = _client("owner1")
+    for old in ("typed-data/", "status/", "signatures/"):
+        assert owner.get(f"/multisig/{issue_tx.pk}/{old}").status_code == 404, old
 
 
 def test_an_officer_cannot_see_an_issuance_transaction_and_cannot_sign_it(issue_tx):
     urls, officer = _urls(issue_tx), _client("officer1")
     assert officer.get(urls["page"]).status_code == 403
-    assert officer.get(urls["typed"]).status_code == 403
-    assert officer.get(urls["status"]).status_code == 403
+    # In the API the issuance multisig's transactions do not exist for an officer.
+    assert officer.get(urls["typed"]).status_code == 404
+    assert officer.get(urls["status"]).status_code == 404
     response = officer.post(urls["sign"], {"signature": _signature(issue_tx, 1)}, content_type="application/json")
-    assert response.status_code == 403
+    assert response.status_code == 404
     issue_tx.refresh_from_db()
     assert issue_tx.confirmations.count() == 0 and issue_tx.state == TxState.AWAITING_SIGNATURES
 
@@ -136,19 +151,21 @@ def test_the_sign_button_is_for_a_signer_who_has_not_signed_while_signatures_are
     assert "it takes no more signatures" in _client("owner2").get(page).content.decode()
 
 
-def test_the_status_json_follows_the_transaction(issue_tx):
+def test_the_detail_the_page_polls_follows_the_transaction(issue_tx):
     client = _client("manager")
     status = client.get(_urls(issue_tx)["status"]).json()
     assert {k: status[k] for k in ("state", "final", "confirmations", "threshold", "relayer_tx_hash", "block_number",
-                                   "failure_reason", "signed_by")} == {
-        "state": "awaiting_signatures", "final": False, "confirmations": 0, "threshold": 3, "relayer_tx_hash": "",
-        "block_number": None, "failure_reason": "", "signed_by": []}
+                                   "failure_reason", "cancel_reason")} == {
+        "state": "awaiting_signatures", "final": False, "confirmations": [], "threshold": 3, "relayer_tx_hash": "",
+        "block_number": None, "failure_reason": "", "cancel_reason": ""}
 
     _sign(issue_tx, 4)
     status = client.get(_urls(issue_tx)["status"]).json()
-    assert status["confirmations"] == 1
-    assert [(s["username"], s["address"]) for s in status["signed_by"]] == [
-        ("owner4", dev_account(OWNER_INDEXES[3]).address)]
+    confirmation = Confirmation.objects.get(transaction=issue_tx)
+    # What the page draws for each signer: name, address, when (and on chain, block and tx).
+    assert status["confirmations"] == [{"username": "owner4", "address": dev_account(OWNER_INDEXES[3]).address,
+                                        "signed_at": confirmation.created_at.isoformat().replace("+00:00", "Z"),
+                                        "tx_hash": "", "block_number": None}]
 
     multisig_transaction_cancel(client=chain_client(), transaction_id=issue_tx.pk, reason="changed our minds",
                                 actor=_user("operator"))
@@ -166,7 +183,9 @@ def test_a_wallet_signature_over_the_served_typed_data_is_accepted(issue_tx):
     response = owner.post(_urls(issue_tx)["sign"], {"signature": "0x" + signature}, content_type="application/json")
 
     assert response.status_code == 201, response.content
-    assert response.json()["detail"] == "Signature accepted: 1 of 3."
+    body = response.json()  # the detail, drawn by the page as its poll would
+    assert (body["state"], [c["username"] for c in body["confirmations"]], body["threshold"]) == (
+        "awaiting_signatures", ["owner3"], 3)
     confirmation = Confirmation.objects.get(transaction=issue_tx)
     assert confirmation.owner_address == dev_account(OWNER_INDEXES[2]).address
 
