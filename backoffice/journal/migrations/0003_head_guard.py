@@ -32,6 +32,13 @@ BEGIN
     IF TG_OP = 'INSERT' AND EXISTS (SELECT 1 FROM journal_journalhead) THEN
         RETURN NEW;  -- the primary key refuses it; a writer racing to create the head gets that error and reads it
     END IF;
+    IF TG_OP = 'INSERT' AND NEW.last_seq = 0 AND NEW.last_hash = repeat('0', 64) THEN
+        -- The genesis head of an empty journal. Checked apart: two writers creating it at once must get
+        -- the primary key's error (and read the other's head), whatever they see of each other's entries
+        -- (each statement in here takes its own snapshot). A genesis head over existing entries cannot
+        -- fork anything: the next entry would reuse seq 1, which its primary key refuses.
+        RETURN NEW;
+    END IF;
     SELECT seq, entry_hash INTO newest_seq, newest_hash
         FROM journal_journalentry ORDER BY seq DESC LIMIT 1;
     IF newest_seq IS NULL THEN
