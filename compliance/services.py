@@ -20,7 +20,7 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import file_store, upload_require
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.actions import action_find, actions_of, calldata_summary
+from backoffice.multisig.actions import action_require, calldata_summary
 from backoffice.multisig.models import PENDING_STATES, SENDING_STATES, MultisigRole, TxState
 from backoffice.multisig.services import multisig_transaction_cancel, multisig_transaction_propose
 
@@ -132,11 +132,7 @@ def case_close(*, client: ChainClient, case_id: int, reason: str, actor: User) -
 
 def compliance_action_get(name: str) -> ComplianceProposalAction:
     """The registered compliance action named `name`; refuses (field `action`) any other."""
-    action = action_find(name, role=MultisigRole.COMPLIANCE)
-    if not isinstance(action, ComplianceProposalAction):
-        names = [a.name for a in actions_of(MultisigRole.COMPLIANCE)]
-        raise InvalidInput(f"action must be one of {', '.join(names)}", field="action")
-    return action
+    return action_require(name, role=MultisigRole.COMPLIANCE, cls=ComplianceProposalAction, field="action")
 
 
 def compliance_proposal_create(

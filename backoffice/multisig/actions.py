@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .models import MultisigTransaction
 
 __all__ = [
-    "FIELD_KINDS", "ActionField", "DecodedCall", "ProposalAction", "ProposalRecord", "action_find",
+    "FIELD_KINDS", "ActionField", "DecodedCall", "ProposalAction", "ProposalRecord", "action_find", "action_require",
     "action_register", "action_unregister", "actions_of", "call_decode", "calldata_summary",
     "transaction_after_execution", "transaction_cancel_permission", "transaction_display", "transaction_guards_run",
     "transaction_record",
@@ -170,10 +170,25 @@ def action_unregister(name: str) -> None:
     _BY_NAME.pop(name, None)
 
 
+A = TypeVar("A", bound="ProposalAction")
+
+
 def action_find(name: str, *, role: str | None = None) -> ProposalAction | None:
     action = _BY_NAME.get(name)
     if action is None or (role is not None and action.role != role):
         return None
+    return action
+
+
+def action_require(name: str, *, role: str, cls: type[A], field: str) -> A:
+    """The registered action `name` of `role` (an instance of the app's `cls`); refuses any other with
+    InvalidInput naming `field` and listing the actions there are."""
+    from backoffice.core.errors import InvalidInput
+
+    action = action_find(name, role=role)
+    if not isinstance(action, cls):
+        names = [a.name for a in actions_of(role)]
+        raise InvalidInput(f"{field} must be one of {', '.join(names)}", field=field)
     return action
 
 

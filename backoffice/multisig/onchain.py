@@ -308,24 +308,21 @@ def _raw_refusal(client: ChainClient, submission: RawSubmission) -> tuple[str, s
         return "", f"it is signed by {parsed['sender']}, not by your bound address {signer.address}"
     if parsed["to"] != tx.safe_address:
         return "", f"it is sent to {parsed['to'] or 'no address'}, not to this multisig {tx.safe_address}"
-    expected_approve = client.usdkg_approve_data(multisig=tx.safe_address, tx=safe_tx_of(tx),
-                                                 safe_tx_hash=tx.safe_tx_hash)
-    expected_exec = client.usdkg_exec_data(multisig=tx.safe_address, tx=safe_tx_of(tx))
-    if parsed["data"] == expected_approve:
-        function = "approveHash"
-        try:
-            approval_call_prepare(client=client, transaction_id=tx.pk, actor=submission.submitted_by)
-        except CallRefused as exc:
-            return function, str(exc)
-    elif parsed["data"] == expected_exec:
-        function = "execTransaction"
-        try:
-            execution_call_prepare(client=client, transaction_id=tx.pk, actor=submission.submitted_by)
-        except CallRefused as exc:
-            return function, str(exc)
-    else:
+    # Exactly one of the two calls the page itself would prepare, and only when the page would offer it.
+    calls = {
+        client.usdkg_approve_data(multisig=tx.safe_address, tx=safe_tx_of(tx), safe_tx_hash=tx.safe_tx_hash):
+            ("approveHash", approval_call_prepare),
+        client.usdkg_exec_data(multisig=tx.safe_address, tx=safe_tx_of(tx)):
+            ("execTransaction", execution_call_prepare),
+    }
+    if parsed["data"] not in calls:
         return "", ("its calldata is neither approveHash nor execTransaction of exactly this transaction "
                     f"(nonce {tx.nonce}, hash {tx.safe_tx_hash})")
+    function, prepare = calls[parsed["data"]]
+    try:
+        prepare(client=client, transaction_id=tx.pk, actor=submission.submitted_by)
+    except CallRefused as exc:
+        return function, str(exc)
     return function, ""
 
 

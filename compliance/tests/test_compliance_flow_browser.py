@@ -16,8 +16,8 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.devkeys import OFFICER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.multisig.models import MultisigTransaction, TxState
+from backoffice.multisig.tests.browser import log_in
 from compliance.models import Case, ComplianceProposal, FrozenAddress
-from conftest import TEST_PASSWORD
 from issuance.tests.factories import issue_on_chain
 
 from .factories import transfer_from
@@ -39,14 +39,6 @@ def _issue(amount: int) -> None:
     is only queued once the issue has settled, and the worker then finds nothing left to do."""
     with transaction.atomic():
         issue_on_chain(amount=amount, recipient=HOLDER)
-
-
-def _log_in(page: Page, base_url: str, username: str, next_path: str) -> None:
-    page.goto(f"{base_url}/admin/login/?next={next_path}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base_url}{next_path}")
 
 
 def _noun(kind: str) -> str:
@@ -153,7 +145,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
     assert client.token_balance(token, HOLDER) == AMOUNT
 
     # officer1 opens a case for the holder in the admin.
-    _log_in(page, base, "officer1", "/admin/compliance/case/add/")
+    log_in(page, base, "officer1", "/admin/compliance/case/add/")
     page.fill("#id_address", HOLDER)
     page.select_option("#id_category", "court_order")
     page.fill("#id_reference", "CO-2025-0413")
@@ -172,7 +164,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
     for number in OFFICERS:
         officer_page = browser.new_context().new_page()
         officer_page.set_default_timeout(15_000)
-        _log_in(officer_page, base, f"officer{number}", "/admin/")
+        log_in(officer_page, base, f"officer{number}", "/admin/")
         officer_pages.append(officer_page)
 
     try:

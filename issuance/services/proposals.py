@@ -16,7 +16,7 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import TOKEN_UNIT, tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
-from backoffice.multisig.actions import action_find, actions_of, calldata_summary
+from backoffice.multisig.actions import action_require, calldata_summary
 from backoffice.multisig.lifecycle import multisig_transaction_withdraw
 from backoffice.multisig.models import LIVE_STATES, MultisigRole, MultisigTransaction
 from backoffice.multisig.services import multisig_transaction_propose
@@ -72,11 +72,7 @@ def headroom_check(client: ChainClient, amount: int, *, exclude_proposal_id: int
 
 def owner_action_get(kind: str) -> OwnerProposalAction:
     """The registered owner-proposal action named `kind`; refuses (field `kind`) any other."""
-    action = action_find(kind, role=MultisigRole.ISSUANCE)
-    if not isinstance(action, OwnerProposalAction):
-        names = [a.name for a in actions_of(MultisigRole.ISSUANCE)]
-        raise InvalidInput(f"kind must be one of {', '.join(names)}", field="kind")
-    return action
+    return action_require(kind, role=MultisigRole.ISSUANCE, cls=OwnerProposalAction, field="kind")
 
 
 def proposal_draft(
