@@ -149,3 +149,14 @@ def test_only_managers_see_timelines_and_a_bad_address_is_refused_with_nothing_c
     assert api.get("/api/timeline/auth.user/1/").status_code == 404  # not a timeline model
     assert JournalEntry.objects.count() == before
     assert api.get(f"/api/addresses/{holder}/timeline/").json() == {"address": holder, "items": []}
+
+
+def test_manager_charts_draw_the_issue_per_month_and_its_approval_latency(issued: dict[str, Any]) -> None:
+    proposal = issued["proposal"]
+    month = proposal.transaction.executed_at.strftime("%Y-%m")
+    assert _page("operator").get("/manager/charts/").status_code == 403
+    assert 'id="charts-link"' in _page("manager").get("/admin/").content.decode()
+    html = _page("manager").get("/manager/charts/").content.decode()
+    assert '<svg id="flows-chart"' in html and f"<title>{month} Issued (USDKG): 5 USDKG</title>" in html
+    assert '<svg id="latency-chart"' in html and f"<title>#{proposal.pk} Proposed to executed (hours):" in html
+    assert "cdn" not in html.lower() and "<script src=\"http" not in html
