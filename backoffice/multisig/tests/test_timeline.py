@@ -160,3 +160,34 @@ def test_manager_charts_draw_the_issue_per_month_and_its_approval_latency(issued
     assert '<svg id="flows-chart"' in html and f"<title>{month} Issued (USDKG): 5 USDKG</title>" in html
     assert '<svg id="latency-chart"' in html and f"<title>#{proposal.pk} Proposed to executed (hours):" in html
     assert "cdn" not in html.lower() and "<script src=\"http" not in html
+
+
+def test_a_blacklisting_shows_on_the_address_and_on_its_case(issued: dict[str, Any]) -> None:
+    from compliance import services as compliance
+    from compliance.tests.factories import case_for, officer
+
+    holder = issued["holder"]
+    case = case_for(holder)
+    proposal = compliance.compliance_proposal_create(client=chain_client(), case_id=case.pk, action="blacklist",
+                                                     actor=officer(1))
+    tx = consent_and_execute(proposal.transaction, [f"officer{n}" for n in range(1, 6)])
+    assert tx.state == TxState.EXECUTED
+    chain_index_until_head()
+
+    items = _api("manager").get(f"/api/addresses/{holder}/timeline/").json()["items"]
+    assert [i["at"] for i in items] == sorted((i["at"] for i in items), reverse=True)
+    assert any(i["kind"] == "case" and i["url"] == f"/admin/compliance/case/{case.pk}/change/" for i in items)
+    assert any(i["kind"] == "proposal" and i["url"] == f"/multisig/{tx.pk}/" and "Blacklist" in i["title"]
+               for i in items)
+    listed = next(i for i in items if i["title"].startswith("AddedBlackList "))
+    assert listed["url"] == f"/multisig/{tx.pk}/" and f"_user={holder}" in listed["detail"]
+    assert any(i["kind"] == "register" and "blacklisted on chain" in i["title"] for i in items)
+    # The newest thing that happened to the address is the blacklisting, above the issue.
+    titles = [i["title"] for i in items]
+    assert titles.index(listed["title"]) < titles.index(next(t for t in titles if t.startswith("Issue ")))
+
+    case_items = _api("manager").get(f"/api/timeline/compliance.case/{case.pk}/").json()["items"]
+    approvals = [i for i in case_items if i["kind"] == "approval"]
+    assert sorted(i["actor"] for i in approvals) == [f"officer{n}" for n in range(1, 6)]
+    assert any(i["kind"] == "execution" and i["tx_hash"] == tx.relayer_tx_hash for i in case_items)
+    assert any("compliance.case.opened" in i["title"] for i in case_items)
