@@ -16,7 +16,7 @@ from django.utils.safestring import SafeString
 from backoffice.multisig.models import TxState
 
 from .models import OwnerProposal
-from .public.chart import _nice_top, _px
+from .public.chart import nice_top, px
 from .selectors import TOKEN_UNIT
 
 WIDTH, HEIGHT = 760, 300
@@ -69,7 +69,7 @@ def bar_chart_svg(*, chart_id: str, title: str, labels: Sequence[str], series: S
     """Grouped bars, one group per label; None when there is nothing to draw."""
     if not labels:
         return None
-    top = _nice_top(max(v for s in series for v in s.values))
+    top = nice_top(max(v for s in series for v in s.values))
     group = Decimal(PLOT_W) / len(labels)
     bar = group * Decimal("0.8") / len(series)
 
@@ -78,16 +78,16 @@ def bar_chart_svg(*, chart_id: str, title: str, labels: Sequence[str], series: S
 
     bars = format_html_join("", '<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}">'
                                 '<title>{} {}: {} {}</title></rect>',
-                            ((_px(LEFT + group * i + group / 10 + bar * j), _px(y(v)), _px(bar),
-                              _px(TOP + PLOT_H - y(v)), s.colour, labels[i], s.name, _label(v), unit)
+                            ((px(LEFT + group * i + group / 10 + bar * j), px(y(v)), px(bar),
+                              px(TOP + PLOT_H - y(v)), s.colour, labels[i], s.name, _label(v), unit)
                              for j, s in enumerate(series) for i, v in enumerate(s.values)))
     grid = format_html_join("", '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
                                 '<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>',
-                            ((LEFT, LEFT + PLOT_W, _px(y(t)), _px(y(t)), LEFT - 8, _px(y(t) + 4), _label(t))
+                            ((LEFT, LEFT + PLOT_W, px(y(t)), px(y(t)), LEFT - 8, px(y(t) + 4), _label(t))
                              for t in (top * i / Y_TICKS for i in range(Y_TICKS + 1))))
     every = max(1, len(labels) // 12)  # at most about a dozen labels under the axis
     ticks = format_html_join("", '<text class="tick" x="{}" y="{}" text-anchor="middle">{}</text>',
-                             ((_px(LEFT + group * i + group / 2), TOP + PLOT_H + 18, label)
+                             ((px(LEFT + group * i + group / 2), TOP + PLOT_H + 18, label)
                               for i, label in enumerate(labels) if i % every == 0))
     legend = format_html_join("", '<rect x="{}" y="0" width="14" height="10" fill="{}"/><text x="{}" y="10">{}</text>',
                               ((j * 220, s.colour, j * 220 + 20, s.name) for j, s in enumerate(series)))
