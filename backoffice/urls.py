@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from backoffice.multisig import views_reconciliation
+from backoffice.multisig import views_reconciliation, views_timeline
 
 admin.site.site_header = "USDKG back-office"
 admin.site.site_title = "USDKG back-office"
@@ -15,6 +15,13 @@ urlpatterns = [
     path("reconciliation/", views_reconciliation.reconciliation_page, name="reconciliation"),
     path("reconciliation/alerts/<int:alert_id>/acknowledge/", views_reconciliation.alert_acknowledge_view,
          name="reconciliation-alert-acknowledge"),
+    path("api/addresses/<str:address>/timeline/", views_timeline.AddressTimelineView.as_view(),
+         name="api-address-timeline"),
+    path("api/timeline/<str:label>/<int:pk>/", views_timeline.ObjectTimelineView.as_view(), name="api-object-timeline"),
+    path("history/address/", views_timeline.address_timeline_page, name="timeline-address-search"),
+    path("history/address/<str:address>/", views_timeline.address_timeline_page, name="timeline-address"),
+    path("history/<str:label>/<int:pk>/", views_timeline.object_timeline_page, name="timeline-object"),
+    path("manager/charts/", include("issuance.views_charts")),
     path("api/compliance/", include("compliance.api.urls")),
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),

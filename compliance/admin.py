@@ -21,6 +21,7 @@ from django.utils.html import format_html
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.selectors import deployment_get
+from backoffice.core.admin import TimelineLinkAdminMixin
 from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadField
 from backoffice.journal.services import TransitionRefused
@@ -109,7 +110,7 @@ def _actions_available(address: str) -> list[str]:
 
 
 @admin.register(Case)
-class CaseAdmin(ServiceFSMAdmin):
+class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
     list_display = ("id", "address", "category", "reference", "state", "opened_by", "opened_at")
     list_filter = ("state", "category")
     search_fields = ("address", "reference", "description")
@@ -245,7 +246,7 @@ class CaseAdmin(ServiceFSMAdmin):
 
 
 @admin.register(ComplianceProposal)
-class ComplianceProposalAdmin(ReadOnlyAdmin):
+class ComplianceProposalAdmin(TimelineLinkAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "action", "address", "case_link", "status_display", "signatures", "signing_link",
                     "created_by", "created_at")
     list_filter = ("action", "transaction__state")

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
-from backoffice.core.admin import FileDownloadAdminMixin
+from backoffice.core.admin import FileDownloadAdminMixin, TimelineLinkAdminMixin
 from backoffice.core.amounts import decimal_parse
 from backoffice.core.files import UploadField
 from backoffice.multisig.admin import ReadOnlyAdmin
@@ -67,7 +67,7 @@ class VaultAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deposit)
-class DepositAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
+class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin):
     list_display = ("reference", "depositor", "vault", "state", "bars_link", "created_at")
     list_filter = ("state", "vault")
     search_fields = ("reference", "depositor")
@@ -125,7 +125,7 @@ class DepositAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
 
 
 @admin.register(Audit)
-class AuditAdmin(FileDownloadAdminMixin, ServiceFSMAdmin):
+class AuditAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin):
     list_display = ("id", "vault", "as_of", "auditor", "firm", "state", "discrepancy_count")
     list_filter = ("state", "vault")
     list_select_related = ("vault", "auditor")

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.core.admin import TimelineLinkAdminMixin
 from backoffice.core.amounts import tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
@@ -106,7 +107,7 @@ def _signing_url(tx: MultisigTransaction) -> str:
 
 
 @admin.register(OwnerProposal)
-class OwnerProposalAdmin(ServiceFSMAdmin):
+class OwnerProposalAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
     list_display = ("id", "kind", "amount_tokens", "recipient", "status_display", "nonce", "created_by", "created_at")
     list_filter = ("kind", "state")
     search_fields = ("recipient", "memo", "transaction__safe_tx_hash")

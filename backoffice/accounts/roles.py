@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps as django_apps
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.db import transaction
 
 
@@ -17,6 +17,11 @@ class Role:
     AUDITOR = "auditor"
     MANAGER = "manager"
     ALL = (OWNER, COMPLIANCE_OFFICER, OPERATOR, CUSTODIAN, AUDITOR, MANAGER)
+
+
+def user_is_manager(user: User | AnonymousUser) -> bool:
+    """A manager (or a superuser): who may read the reconciliation and the history pages."""
+    return bool(user.is_authenticated and (user.is_superuser or user.groups.filter(name=Role.MANAGER).exists()))
 
 
 # Apps whose every model the manager may read (and nothing else may be done by a manager).

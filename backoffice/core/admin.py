@@ -9,6 +9,8 @@ from django.contrib import admin
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from backoffice.accounts.roles import user_is_manager
+
 from .files import file_response
 
 
@@ -38,3 +40,21 @@ class FileDownloadAdminMixin(admin.ModelAdmin):
         url = reverse(f"admin:{meta.app_label}_{meta.model_name}_file", args=[obj.pk, field])
         name = getattr(obj, self.file_fields[field]) or stored.name.rsplit("/", 1)[-1]
         return format_html('<a href="{}" class="document-download">{}</a>', url, name)
+
+
+class TimelineLinkAdminMixin(admin.ModelAdmin):
+    """A "history" line on the change page, for managers: the object's timeline (journal entries,
+    approvals or signatures, on-chain transactions; backoffice/multisig/timeline.py)."""
+
+    def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        return [*fields, "history_link"] if obj is not None and user_is_manager(request.user) else fields
+
+    def get_readonly_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "history_link"] if obj is not None and user_is_manager(request.user) else fields
+
+    @admin.display(description="history")
+    def history_link(self, obj: Any) -> str:
+        url = reverse("timeline-object", args=[obj._meta.label_lower, obj.pk])
+        return format_html('<a class="history-link" href="{}">Timeline: journal, approvals, transactions</a>', url)

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,16 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.accounts.roles import Role
+from backoffice.accounts.roles import user_is_manager
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
 
 from .reconciliation import alert_acknowledge, alerts_open, reconciliation_compute
-
-
-def _is_manager(user: User | AnonymousUser) -> bool:
-    return bool(user.is_authenticated and (user.is_superuser or user.groups.filter(name=Role.MANAGER).exists()))
 
 
 def reconciliation_banner(request: HttpRequest) -> dict[str, Any]:
@@ -41,7 +37,7 @@ def reconciliation_banner(request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 def reconciliation_page(request: HttpRequest) -> HttpResponse:
-    if not _is_manager(request.user):
+    if not user_is_manager(request.user):
         raise PermissionDenied("Only managers see the reconciliation.")
     report, error = None, ""
     try:
@@ -60,7 +56,7 @@ def alert_acknowledge_view(request: HttpRequest, alert_id: int) -> HttpResponse:
     try:
         alert_acknowledge(alert_id=alert_id, reason=request.POST.get("reason", ""), actor=cast(User, request.user))
     except (InvalidInput, TransitionRefused) as exc:
-        if isinstance(exc, TransitionRefused) and not _is_manager(request.user):
+        if isinstance(exc, TransitionRefused) and not user_is_manager(request.user):
             raise PermissionDenied(str(exc)) from exc
         messages.error(request, f"Not acknowledged: {exc}")
     else:
@@ -72,7 +68,7 @@ class IsManager(BasePermission):
     message = "Only managers see the reconciliation."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return _is_manager(request.user)
+        return user_is_manager(request.user)
 
 
 class ReconciliationView(APIView):

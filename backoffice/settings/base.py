@@ -239,6 +239,16 @@ CHAIN_INDEX_CONSUMERS = ["backoffice.multisig.onchain.multisig_chain_events_appl
                          "backoffice.multisig.reconciliation.reconciliation_events_apply"]
 # The apps' reconciliation checks, each `(client, block) -> list[Check]`.
 RECONCILIATION_CHECKS = ["issuance.reconciliation.reserve_check", "compliance.reconciliation.register_check"]
+# The manager's history: the apps' items on an address's timeline, each `(address) -> Contribution`, and
+# the models with a per-object timeline -> `(obj) -> related objects` (backoffice/multisig/timeline.py).
+TIMELINE_ADDRESS_SOURCES = ["issuance.timeline.address_contribution", "compliance.timeline.address_contribution"]
+TIMELINE_OBJECTS = {
+    "issuance.ownerproposal": "issuance.timeline.proposal_related",
+    "issuance.deposit": "issuance.timeline.deposit_related",
+    "issuance.audit": "issuance.timeline.audit_related",
+    "compliance.case": "compliance.timeline.case_related",
+    "compliance.complianceproposal": "compliance.timeline.proposal_related",
+}
 RECONCILE_SECONDS = env.int("RECONCILE_SECONDS", default=60)
 # What an approveHash costs, in gas (measured ~63k on the production contract), for the balance warning.
 MULTISIG_APPROVAL_GAS = 80_000

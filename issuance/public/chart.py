@@ -25,11 +25,11 @@ PIXEL = Decimal("0.1")
 VALUE_COLOUR, SUPPLY_COLOUR = "#b8860b", "#1f5fa8"
 
 
-def _px(value: Decimal | int) -> str:
+def px(value: Decimal | int) -> str:
     return f"{Decimal(value).quantize(PIXEL, rounding=ROUND_HALF_UP):f}"
 
 
-def _nice_top(highest: Decimal) -> Decimal:
+def nice_top(highest: Decimal) -> Decimal:
     """The smallest 1, 2, 2.5 or 5 x 10^n at or above `highest`, so the ticks are round numbers."""
     if highest <= 0:
         return Decimal(1)
@@ -72,24 +72,24 @@ def reserve_chart_svg(snapshots: Sequence[ReserveSnapshot]) -> SafeString | None
         return None
     values = [s.value_usd for s in snapshots]
     supplies = [Decimal(s.total_supply) / TOKEN_UNIT for s in snapshots]  # 1 token = 1 USD
-    top = _nice_top(max(*values, *supplies))
+    top = nice_top(max(*values, *supplies))
     xs = _x_positions([s.taken_at for s in snapshots])
 
     def points(series: list[Decimal]) -> str:
-        return " ".join(f"{_px(x)},{_px(_y(v, top))}" for x, v in zip(xs, series, strict=True))
+        return " ".join(f"{px(x)},{px(_y(v, top))}" for x, v in zip(xs, series, strict=True))
 
     ticks = [top * i / Y_TICKS for i in range(Y_TICKS + 1)]
     grid = format_html_join(
         "", '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
             '<text class="tick" x="{}" y="{}" text-anchor="end">{}</text>',
-        ((LEFT, LEFT + PLOT_W, _px(_y(t, top)), _px(_y(t, top)), LEFT - 8, _px(_y(t, top) + 4), _usd_label(t))
+        ((LEFT, LEFT + PLOT_W, px(_y(t, top)), px(_y(t, top)), LEFT - 8, px(_y(t, top) + 4), _usd_label(t))
          for t in ticks),
     )
     labelled = {0: "start", len(snapshots) // 2: "middle", len(snapshots) - 1: "end"}
     time_format = _time_format(snapshots[0].taken_at, snapshots[-1].taken_at)
     time_labels = format_html_join(
         "", '<text class="tick" x="{}" y="{}" text-anchor="{}">{}</text>',
-        ((_px(xs[i]), TOP + PLOT_H + 18, anchor, snapshots[i].taken_at.astimezone(UTC).strftime(time_format))
+        ((px(xs[i]), TOP + PLOT_H + 18, anchor, snapshots[i].taken_at.astimezone(UTC).strftime(time_format))
          for i, anchor in sorted(labelled.items())),
     )
     return format_html(
