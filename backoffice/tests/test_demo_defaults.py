@@ -205,3 +205,30 @@ def test_no_runtime_file_of_the_demo_is_committed() -> None:
                                                fnmatch.fnmatch(name.rsplit("/", 1)[-1], pattern)
                                                for pattern in RUNTIME_FILES)]
     assert committed == []
+
+
+_PAUSE_AND_UNPAUSE_ON_CHAIN = """
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from backoffice.chain.client import chain_client
+from backoffice.multisig.tests.helpers import consent_and_execute
+from issuance.services import proposal_draft, proposal_propose
+
+client, operator = chain_client(), User.objects.get(username="operator")
+for kind in ("pause", "unpause"):
+    draft = proposal_draft(client=client, kind=kind, actor=operator, memo="demo check")
+    proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
+    assert consent_and_execute(proposal.transaction, ["owner1", "owner2", "owner3"]).state == "executed"
+print(Token.objects.get_or_create(user=User.objects.get(username="manager"))[0].key)
+"""
+
+
+def test_the_watcher_and_the_reconciliation_run_on_the_sqlite_demo(anvil: AnvilNode, tmp_path: Path) -> None:
+    """make run's defaults (SQLite, the production multisig kind): owners approve on chain, the watcher
+    counts them and the reconciliation maps each privileged event to its executed proposal."""
+    with demo_server(tmp_path / "var", anvil) as server:
+        token = server.manage("shell", "-c", _PAUSE_AND_UNPAUSE_ON_CHAIN).strip().splitlines()[-1]
+        assert "indexed up to block" in server.manage("chain_index", "--until-head")
+        assert "everything reconciles" in server.manage("reconcile")
+        code, body = server.call("GET", "/api/reconciliation/", token=token)
+        assert code == 200 and body["ok"] is True and body["unauthorised_events"] == [], body
