@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from conftest import ROOT, AnvilNode, _free_port, process_stop
 
 pytestmark = pytest.mark.integration
@@ -232,3 +233,6 @@ def test_the_watcher_and_the_reconciliation_run_on_the_sqlite_demo(anvil: AnvilN
         assert "everything reconciles" in server.manage("reconcile")
         code, body = server.call("GET", "/api/reconciliation/", token=token)
         assert code == 200 and body["ok"] is True and body["unauthorised_events"] == [], body
+        owner1 = dev_account(OWNER_INDEXES[0]).address  # approved both on chain: in its timeline
+        code, body = server.call("GET", f"/api/addresses/{owner1}/timeline/", token=token)
+        assert code == 200 and len(body["items"]) >= 2, body
