@@ -15,6 +15,7 @@ urlpatterns = [
     path("reconciliation/", views_reconciliation.reconciliation_page, name="reconciliation"),
     path("reconciliation/alerts/<int:alert_id>/acknowledge/", views_reconciliation.alert_acknowledge_view,
          name="reconciliation-alert-acknowledge"),
+    path("api/journal/", include("backoffice.journal.api")),
     path("api/compliance/", include("compliance.api.urls")),
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),
