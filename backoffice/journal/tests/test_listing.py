@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -50,6 +51,10 @@ def _api(client: Client, query: str = "") -> Any:
 
 def _seqs(body: Any) -> list[int]:
     return [row["seq"] for row in body["results"]]
+
+
+def _body(response: Any) -> str:
+    return b"".join(response.streaming_content).decode()
 
 
 def _export_count() -> int:
@@ -145,7 +150,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(manager_client: 
         journal_record(action="test.csv", reason=text)
     response = manager_client.get("/api/journal/export/?action=test.csv")
     assert response.status_code == 200 and response.streaming
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(_body(response))))
     assert sorted(row["reason"] for row in rows) == sorted(f"'{text}" for text in dangerous)
     assert csv_cell_safe("plain") == "plain" and csv_cell_safe(None) == ""
 
@@ -156,7 +161,7 @@ def test_export_streams_every_row_and_is_journalled_with_its_filter(manager_clie
     assert response.status_code == 200 and response.streaming
     export = JournalEntry.objects.get(action="journal.export")
     assert export.actor_username == "mgr" and export.data["filters"] == {"actor": "bulk3"}
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(_body(response))))
     expected = [seq for seq in range(last, last - 4500, -1) if (seq % 7) == 3]
     assert [int(row["seq"]) for row in rows] == expected
 
@@ -164,7 +169,7 @@ def test_export_streams_every_row_and_is_journalled_with_its_filter(manager_clie
 # --- scale ---------------------------------------------------------------------------------------
 
 def _scenarios(last_seq: int) -> list[str]:
-    since = (timezone.now() - timezone.timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    since = (timezone.now() - timedelta(hours=30)).strftime("%Y-%m-%dT%H:%M:%S")
     until = timezone.now().strftime("%Y-%m-%dT%H:%M:%S")
     return ["", "actor=bulk3", "action=bulk.action5", "object_type=bulk.thing&object_id=42", "state=state2",
             f"address={bulk_address(7)}", "q=bulk reason", "q=0x" + "0" * 40, f"since={since}&until={until}",
@@ -173,16 +178,16 @@ def _scenarios(last_seq: int) -> list[str]:
 
 def _query_counts(client: Client, last_seq: int) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for query in _scenarios(last_seq):
+    for number, query in enumerate(_scenarios(last_seq)):
         for url in (f"/admin/journal/journalentry/?{query}", f"/api/journal/?{query}"):
             if "/api/" in url and any(k in query for k in ("oldest", "before", "after")):
                 continue  # the API pages by its own cursor
             cache.delete("journal:filter-choices:v1")  # the same cache state at both sizes
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(url).status_code == 200, url
-            sql = " ".join(q["sql"].upper() for q in queries.captured_queries)
+            sql = " ".join(q["sql"].upper() for q in queries.captured_queries if "JOURNAL_JOURNAL" in q["sql"].upper())
             assert "COUNT(" not in sql and "OFFSET" not in sql, url
-            counts[url.split("?")[0] + "?" + query] = len(queries)
+            counts[f"{url.split('?')[0]} scenario {number}"] = len(queries)
     return counts
 
 
