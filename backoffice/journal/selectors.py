@@ -60,7 +60,7 @@ PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
 CHOICES_CACHE_KEY = "journal:filter-choices:v1"
 CHOICES_CACHE_SECONDS = 300
-_CHOICE_COLUMNS = ("action", "object_type", "state_after")
+CHOICE_COLUMNS = ("action", "object_type", "state_after")
 
 
 def journal_entries_filter(*, filters: dict[str, Any]) -> QuerySet[JournalEntry]:
@@ -131,7 +131,7 @@ def journal_entries_stream(entries: QuerySet[JournalEntry], *, chunk: int = EXPO
         last = rows[-1].seq
 
 
-def _distinct_by_index(column: str) -> list[str]:
+def journal_distinct_values(column: str) -> list[str]:
     """The distinct values of an indexed column by skipping through its index (a "loose index scan"):
     one probe per value, not a read of the table, so a million rows cost what a hundred do."""
     table = JournalEntry._meta.db_table
@@ -150,6 +150,6 @@ def journal_filter_choices() -> dict[str, list[str]]:
     index skip per column, so showing the filters never reads the journal."""
     choices = cache.get(CHOICES_CACHE_KEY)
     if choices is None:
-        choices = {column: _distinct_by_index(column) for column in _CHOICE_COLUMNS}
+        choices = {column: journal_distinct_values(column) for column in CHOICE_COLUMNS}
         cache.set(CHOICES_CACHE_KEY, choices, CHOICES_CACHE_SECONDS)
     return cast(dict[str, list[str]], choices)
