@@ -60,7 +60,9 @@ class JournalReference(models.Model):
     B-tree on (value, entry), on PostgreSQL and SQLite alike, whatever key the address sits under.
     """
 
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="references")
+    # DO_NOTHING: entries are never deleted (triggers); the database's foreign key refuses it anyway, and
+    # Django's own PROTECT would second-guess the tamper tests that delete entries with triggers off.
+    entry = models.ForeignKey(JournalEntry, on_delete=models.DO_NOTHING, related_name="references")
     value = models.CharField(max_length=100)
 
     class Meta:

@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='journalreference',
             name='entry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='references', to='journal.journalentry'),
+            field=models.ForeignKey(on_delete=django.db.models.deletion.DO_NOTHING, related_name='references', to='journal.journalentry'),
         ),
         migrations.AddConstraint(
             model_name='journalreference',

@@ -25,7 +25,7 @@ from backoffice.journal.services import journal_record
 
 pytestmark = pytest.mark.django_db
 
-ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+ADDRESS = "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01"  # mixed case; in no other test
 
 
 def _user(username: str, role: str | None) -> Any:
