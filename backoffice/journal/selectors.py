@@ -81,8 +81,8 @@ def journal_entries_filter(*, filters: dict[str, Any]) -> QuerySet[JournalEntry]
     if filters.get("q"):
         # A union of two indexed lookups (trigram on reasons, B-tree on references), not an OR over the
         # table, which PostgreSQL would answer by reading every row.
-        in_reason = JournalEntry.objects.filter(reason__icontains=filters["q"]).values("pk")
-        in_refs = JournalReference.objects.filter(value=filters["q"].lower()).values("entry_id")
+        in_reason = JournalEntry.objects.filter(reason__icontains=filters["q"]).order_by().values("pk")
+        in_refs = JournalReference.objects.filter(value=filters["q"].lower()).order_by().values("entry_id")
         entries = entries.filter(pk__in=in_reason.union(in_refs))
     return entries
 

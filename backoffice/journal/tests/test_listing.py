@@ -196,3 +196,18 @@ def test_every_filter_and_the_last_page_cost_the_same_queries_at_a_million_rows(
     last = journal_bulk_fill(999_990)
     assert JournalEntry.objects.filter(seq__gt=last - 1_000_000).count() >= 1_000_000
     assert _query_counts(manager_client, last) == small
+
+
+def test_the_schema_describes_the_journal_endpoints_without_a_warning() -> None:
+    from django.urls import include, path
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.validation import validate_schema
+
+    GENERATOR_STATS.reset()
+    schema = SchemaGenerator(patterns=[path("api/journal/", include("backoffice.journal.api"))]).get_schema(
+        request=None, public=True)
+    assert not GENERATOR_STATS, (dict(GENERATOR_STATS._warn_cache), dict(GENERATOR_STATS._error_cache))
+    validate_schema(schema)
+    assert sorted(schema["paths"]) == ["/api/journal/", "/api/journal/export/"]
+    assert {p["name"] for p in schema["paths"]["/api/journal/"]["get"]["parameters"]} >= {"address", "q", "cursor"}
