@@ -11,7 +11,12 @@ from .selectors import journal_entries_filter, journal_filter_choices, journal_p
 
 
 def _cursor(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    """An entry number from the query, or None when absent; ValueError when it is no number."""
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(value)
+    return int(value)
 
 
 @admin.register(JournalEntry)
@@ -30,9 +35,13 @@ class JournalEntryAdmin(admin.ModelAdmin):
         form = JournalFilterForm(request.GET)
         page = None
         if form.is_valid():
-            page = journal_page(journal_entries_filter(filters=form.cleaned_data),
-                                before=_cursor(request.GET.get("before")), after=_cursor(request.GET.get("after")),
-                                oldest="oldest" in request.GET)
+            try:
+                before, after = _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
+            except ValueError:
+                form.add_error(None, "'before' and 'after' are entry numbers")
+            else:
+                page = journal_page(journal_entries_filter(filters=form.cleaned_data),
+                                    before=before, after=after, oldest="oldest" in request.GET)
         filters = request.GET.copy()
         for key in ("before", "after", "oldest"):
             filters.pop(key, None)

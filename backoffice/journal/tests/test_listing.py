@@ -132,6 +132,23 @@ def test_bad_filter_input_is_a_clear_400_and_changes_nothing(manager_client: Cli
     assert JournalEntry.objects.count() == before and _export_count() == 0
 
 
+def test_a_page_cursor_that_is_no_entry_number_is_a_400(manager_client: Client) -> None:
+    response = manager_client.get("/admin/journal/journalentry/?before=12abc")
+    assert response.status_code == 400 and b"entry numbers" in response.content
+
+
+def test_the_references_are_append_only_like_the_entries() -> None:
+    from django.db import DatabaseError, transaction
+
+    entry = journal_record(action="test.keep", data={"to": ADDRESS})
+    reference = JournalReference.objects.get(entry=entry)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        JournalReference.objects.filter(pk=reference.pk).update(value="0x" + "0" * 40)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        JournalReference.objects.filter(pk=reference.pk).delete()
+    assert JournalReference.objects.get(pk=reference.pk).value == ADDRESS.lower()
+
+
 def test_only_managers_read_or_export_the_journal(roles: None) -> None:
     journal_record(action="test.secret")
     operator = Client()
