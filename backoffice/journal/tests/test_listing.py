@@ -190,7 +190,8 @@ def _scenarios(last_seq: int) -> list[str]:
     until = timezone.now().strftime("%Y-%m-%dT%H:%M:%S")
     return ["", "actor=bulk3", "action=bulk.action5", "object_type=bulk.thing&object_id=42", "state=state2",
             f"address={bulk_address(7)}", "q=bulk reason", "q=0x" + "0" * 40, f"since={since}&until={until}",
-            "oldest=1", f"before={last_seq - 5}", f"after={last_seq - 200}", "action=bulk.action5&oldest=1"]
+            "oldest=1", f"before={max(1, last_seq - 5)}", f"after={max(1, last_seq - 200)}",
+            "action=bulk.action5&oldest=1"]
 
 
 def _query_counts(client: Client, last_seq: int) -> dict[str, int]:
