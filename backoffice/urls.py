@@ -22,6 +22,7 @@ urlpatterns = [
     path("history/address/<str:address>/", views_timeline.address_timeline_page, name="timeline-address"),
     path("history/<str:label>/<int:pk>/", views_timeline.object_timeline_page, name="timeline-object"),
     path("manager/charts/", include("issuance.views_charts")),
+    path("api/journal/", include("backoffice.journal.api")),
     path("api/compliance/", include("compliance.api.urls")),
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),

@@ -16,7 +16,7 @@ from typing import Any, cast
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import BasePagination, PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -147,7 +147,7 @@ class ServiceViewSet(viewsets.GenericViewSet):
     """Permissions by action, service refusals as HTTP answers, and the shared parse/present steps."""
 
     permission_classes = [ActionPermission]
-    pagination_class = Pages
+    pagination_class: type[BasePagination] = Pages
     action_permissions: dict[str, str] = {}
 
     def refusal_of(self, exc: Exception) -> tuple[dict[str, Any], int] | None:

@@ -38,9 +38,38 @@ class JournalEntry(models.Model):
     class Meta:
         ordering = ["-seq"]
         verbose_name_plural = "journal entries"
+        # Each filter of the journal list walks one of these newest-first, so a page costs the same at a
+        # million rows as at ten (keyset on seq; see backoffice.journal.listing).
+        indexes = [
+            models.Index(fields=["action", "-seq"], name="journal_action_seq"),
+            models.Index(fields=["actor_username", "-seq"], name="journal_actor_seq"),
+            models.Index(fields=["object_type", "object_id", "-seq"], name="journal_object_seq"),
+            models.Index(fields=["state_after", "-seq"], name="journal_state_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class JournalReference(models.Model):
+    """One thing an entry concerns, normalised for lookup: every address, hash or identifier among its
+    data values and its object id, lower-cased. Written with the entry (never after: both tables are
+    append-only), derived from the hashed content, so it adds nothing the hash has to cover.
+
+    A side table rather than a GIN index on `data`: it serves "every entry about this address" from one
+    B-tree on (value, entry), on PostgreSQL and SQLite alike, whatever key the address sits under.
+    """
+
+    # DO_NOTHING: entries are never deleted (triggers); the database's foreign key refuses it anyway, and
+    # Django's own PROTECT would second-guess the tamper tests that delete entries with triggers off.
+    entry = models.ForeignKey(JournalEntry, on_delete=models.DO_NOTHING, related_name="references")
+    value = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["value", "entry"], name="journal_reference_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.value} in #{self.entry_id}"
 
 
 class JournalHead(models.Model):

@@ -6,6 +6,7 @@ import copy
 import hashlib
 import json
 import logging
+import re
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -14,7 +15,7 @@ from django.utils import timezone
 from django_fsm import FSMFieldMixin, can_proceed, has_transition_perm
 
 from .context import Origin, current_origin
-from .models import JournalEntry, JournalHead
+from .models import JournalEntry, JournalHead, JournalReference
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,36 @@ def journal_entry_content(entry: JournalEntry) -> dict[str, Any]:
 def journal_entry_hash(entry: JournalEntry) -> str:
     canonical = json.dumps(journal_entry_content(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+REFERENCE_MAX = 100  # JournalReference.value: addresses (42), hashes (66), ids; prose is not a reference
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}(?![0-9a-fA-F])")
+
+
+def journal_references_of(*, data: Any, object_id: str = "") -> set[str]:
+    """What an entry concerns, for lookup: each short string or integer among the data's values
+    (recursively), each address inside a longer string, and the object id; lower-cased (an address
+    is found whether it was written checksummed or not)."""
+    found: set[str] = {object_id.lower()} if object_id else set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str) and value:
+            if len(value) <= REFERENCE_MAX:
+                found.add(value.lower())
+            found.update(match.lower() for match in _ADDRESS.findall(value))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+            if len(text) <= REFERENCE_MAX:
+                found.add(text)
+
+    walk(data)
+    return found
 
 
 def journal_record(
@@ -96,6 +127,10 @@ def journal_record(
         entry.data = json.loads(json.dumps(entry.data))
         entry.entry_hash = journal_entry_hash(entry)
         entry.save(force_insert=True)
+        JournalReference.objects.bulk_create(
+            [JournalReference(entry=entry, value=value)
+             for value in sorted(journal_references_of(data=entry.data, object_id=entry.object_id))]
+        )
         head.last_seq, head.last_hash = entry.seq, entry.entry_hash
         head.save(update_fields=["last_seq", "last_hash"])
     logger.debug("journal seq=%s action=%s object=%s:%s", entry.seq, action, entry.object_type, entry.object_id)
@@ -174,3 +209,10 @@ def transition_apply(
             data=data,
         )
     return instance
+
+
+def journal_export_record(*, actor: Actor, filters: dict[str, str], fmt: str = "csv") -> JournalEntry:
+    """Journal that someone exported the journal, with the filters used: before the first row is sent,
+    so an export that is cut off half-way is on the record too."""
+    return journal_record(action="journal.export", actor=actor, reason=f"journal exported as {fmt}",
+                          data={"format": fmt, "filters": filters})
