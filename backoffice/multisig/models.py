@@ -135,7 +135,9 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     def unapprove(self) -> None:
         """On-chain approvals counted for it were undone by a reorg before it was sent."""
 
-    @transition(field=state, source=list(UNSENT_STATES), target=TxState.EXECUTED)
+    # From `failed` too: a broadcaster that found the nonce already used marks it failed, but an
+    # ExecutionSuccess for exactly this safeTxHash proves it was this transaction that used it.
+    @transition(field=state, source=[*UNSENT_STATES, TxState.FAILED], target=TxState.EXECUTED)
     def execute_seen(self, *, sender: str, tx_hash: str, block_number: int, block_hash: str,
                      executed_at: datetime) -> None:
         """The chain watcher saw it executed by a transaction the back-office did not send (an owner's

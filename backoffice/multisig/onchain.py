@@ -92,7 +92,7 @@ def _approval_apply(event: ChainEvent, multisigs: dict[str, Multisig]) -> None:
 def _execution_apply(client: ChainClient, event: ChainEvent) -> None:
     tx = _transaction_for(event, str(event.args.get("txHash", "")))
     sender = ""
-    if tx is not None and tx.state in UNSENT_STATES:
+    if tx is not None and (tx.state in UNSENT_STATES or tx.state == TxState.FAILED):
         found = client.transaction_get(event.tx_hash)  # a chain read, before any lock
         sender = found["from"] if found else ""
     with transaction.atomic():

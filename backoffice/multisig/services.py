@@ -237,6 +237,12 @@ def _relayer_nonce(client: ChainClient, relayer: str) -> int:
 
 
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
+    call = kind_of(multisig_of(tx)).execution_call(client=client, tx=tx, multisig=multisig_of(tx))
+    if call is None:
+        # No executor for this multisig here: an owner sends the execution from the signing page, and
+        # the chain watcher settles it. Nothing to send, and nothing to conclude from the nonce either
+        # (an owner's execution not yet indexed has already moved it).
+        return tx
     chain_nonce = client.safe_nonce(tx.safe_address)
     if chain_nonce > tx.nonce:
         return _abandon(tx, nonce_used=True, reason=f"nonce {tx.nonce} was used on chain by another transaction "
@@ -247,9 +253,6 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
         _guards_run(tx, client)
     except GuardRefused as exc:
         return _abandon(tx, f"refused before sending: {exc}")
-    call = kind_of(multisig_of(tx)).execution_call(client=client, tx=tx, multisig=multisig_of(tx))
-    if call is None:
-        return tx  # no executor for this multisig here: an owner sends the execution from the signing page
     relayer = call.account
     try:
         signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": call.data},

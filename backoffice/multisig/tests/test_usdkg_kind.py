@@ -298,3 +298,35 @@ def test_the_page_does_not_offer_execution_while_the_collateral_guard_refuses(ch
     assert client.safe_nonce(tx.safe_address) == tx.nonce
     price_record(operator=operator, usd_per_oz="2650.0000", minutes_ago=0)
     assert execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3))["function"] == "execTransaction"
+
+
+@pytest.mark.parametrize("executor", [False, True])
+def test_an_owner_execution_the_watcher_has_not_seen_yet_is_not_taken_for_a_failure(
+    chain: Any, gold_backing: Any, executor: bool, tmp_path: Any
+) -> None:
+    """The sweep may look at an approved transaction between an owner's execution and the watcher's run
+    (with real confirmation depths, for minutes). Without an executor it has nothing to send and must
+    conclude nothing; with one, it finds the nonce used and calls it failed until the watcher's
+    ExecutionSuccess for exactly this hash says executed."""
+    from backoffice.multisig.services import multisig_transaction_broadcast
+
+    client, to = chain_client(), recipient()
+    key_file = tmp_path / "executor.key"
+    key_file.write_text(dev_account(OWNER_INDEXES[6]).key.hex() if executor else "")
+    Signer.objects.filter(user__username="owner7").delete()
+    with override_settings(MULTISIG_EXECUTOR_KEY_FILE=str(key_file)):
+        tx = issue_propose(1_000_000, to)
+        approve(tx, 1, 2, 3)
+        index()
+        tx.refresh_from_db()
+        assert tx.state == TxState.APPROVED
+        call = execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3)) if not executor else {
+            "from": dev_account(OWNER_INDEXES[2]).address, "to": tx.safe_address,
+            "data": "0x" + client.usdkg_exec_data(multisig=tx.safe_address, tx=safe_tx_of(tx)).hex()}
+        exec_hash = wallet_send(call)  # an owner executes; the watcher has not run yet
+        swept = multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
+        assert swept.state == (TxState.FAILED if executor else TxState.APPROVED)
+        index()
+    tx.refresh_from_db()
+    assert (tx.state, tx.relayer_tx_hash) == (TxState.EXECUTED, exec_hash)
+    assert client.token_balance(deployment_get().token, to) == 1_000_000
