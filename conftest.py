@@ -238,6 +238,22 @@ def celery_worker_process(
         log.close()
 
 
+@pytest.fixture
+def private_queue() -> Iterator[str]:
+    """This test's Celery messages go to a queue no worker of the session consumes (the test plays the
+    worker itself, or starts one of its own on this queue): the session's worker cannot take them."""
+    import uuid
+
+    from backoffice.celery import app
+
+    queue, before = f"private-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = before
+
+
 @pytest.fixture(scope="session")
 def celery_worker(chain_session: ChainFixture, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The session's real Celery worker; yields its name (for control commands)."""

@@ -279,22 +279,8 @@ def test_the_sweep_does_nothing_while_another_sweep_holds_its_lease(operator, pu
     assert BarListImport.objects.get(pk=job.pk).heartbeat_at == heartbeat
 
 
-@pytest.fixture
-def unconsumed_queue() -> Iterator[str]:
-    """This test's messages go to a queue no worker of the session consumes: the test plays the worker
-    itself, and the session's worker (when an earlier test started it) must not claim the job first."""
-    from backoffice.celery import app
-
-    queue, before = f"unconsumed-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        yield queue
-    finally:
-        app.conf.task_default_queue = before
-
-
 @pytest.mark.django_db(transaction=True)
-def test_an_import_that_stopped_its_worker_too_often_fails_with_the_reason(operator, published, unconsumed_queue):
+def test_an_import_that_stopped_its_worker_too_often_fails_with_the_reason(operator, published, private_queue):
     deposit = _deposit(operator, "POISON")
     job = _lost_job(operator, deposit, _rows("P", 10), sent_ago=0)
     for attempt in range(1, settings.BAR_LIST_IMPORT_MAX_ATTEMPTS + 1):

@@ -8,7 +8,6 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from django.test import override_settings
 from eth_account import Account
 from web3 import Web3
 
-from backoffice.celery import app
 from backoffice.chain.client import artifact, chain_client
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
@@ -43,18 +41,6 @@ def executor_key(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def own_queue() -> Iterator[str]:
-    """Tasks of this test go to a queue no other worker of the session consumes: "the worker is
-    stopped" then means exactly that."""
-    queue, before = f"executor-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        yield queue
-    finally:
-        app.conf.task_default_queue = before
-
-
 def _executions(tx: MultisigTransaction) -> list[Any]:
     """ExecutionSuccess logs of the multisig for this safeTxHash, read from the chain itself."""
     w3 = chain_client().w3
@@ -65,7 +51,7 @@ def _executions(tx: MultisigTransaction) -> list[Any]:
 
 
 def test_a_worker_stopped_between_the_last_approval_and_execution_executes_once_when_started_again(
-    chain: Any, gold_backing: Any, executor_key: Path, own_queue: str, tmp_path: Path
+    chain: Any, gold_backing: Any, executor_key: Path, private_queue: str, tmp_path: Path
 ) -> None:
     Signer.objects.filter(address=EXECUTOR.address).delete()
     client, recipient = chain_client(), Account.create().address
@@ -80,7 +66,7 @@ def test_a_worker_stopped_between_the_last_approval_and_execution_executes_once_
     assert client.safe_nonce(tx.safe_address) == tx.nonce and _executions(tx) == []
 
     env = {"MULTISIG_EXECUTOR_KEY_FILE": str(executor_key)}
-    with celery_worker_process(chain, tmp_path, name=f"executor-{uuid.uuid4().hex[:6]}@localhost", queue=own_queue,
+    with celery_worker_process(chain, tmp_path, name=f"executor-{uuid.uuid4().hex[:6]}@localhost", queue=private_queue,
                                extra_env=env):
         multisig_sweep_task.delay()  # and the sweep's re-queue on top
         done = tx_wait(tx.pk, {TxState.EXECUTED, TxState.FAILED}, timeout=60)
