@@ -26,7 +26,7 @@ from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadField
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.actions import action_find, actions_of
-from backoffice.multisig.admin import ReadOnlyAdmin
+from backoffice.multisig.admin import ProposalExportAdminMixin, ReadOnlyAdmin
 from backoffice.multisig.models import Confirmation, MultisigRole
 
 from . import services
@@ -246,7 +246,7 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
 
 @admin.register(ComplianceProposal)
-class ComplianceProposalAdmin(TimelineLinkAdminMixin, ReadOnlyAdmin):
+class ComplianceProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "action", "address", "case_link", "status_display", "signatures", "signing_link",
                     "created_by", "created_at")
     list_filter = ("action", "transaction__state")
@@ -255,10 +255,17 @@ class ComplianceProposalAdmin(TimelineLinkAdminMixin, ReadOnlyAdmin):
     fields = ("case_link", "action", "address", "balance_tokens", "status_display", "signatures", "signing_link",
               "created_by", "created_at")
     readonly_fields = fields
+    export_columns = ["proposal", "action", "address", "case", "case_reference", "balance_to_burn_tokens", "state",
+                      "proposed_by", "created_at"]
 
     def get_queryset(self, request: http.HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("transaction", "case", "created_by").prefetch_related(
             "transaction__confirmations")
+
+    def export_values(self, obj: ComplianceProposal) -> list[Any]:
+        balance = tokens_format(int(obj.balance_confirmed)) if obj.balance_confirmed is not None else ""
+        return [obj.pk, obj.action, obj.address, obj.case_id, obj.case.reference, balance, obj.status,
+                obj.created_by.get_username(), obj.created_at.isoformat()]
 
     @admin.display(description="case")
     def case_link(self, obj: ComplianceProposal) -> str:

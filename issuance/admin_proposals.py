@@ -24,6 +24,7 @@ from backoffice.core.amounts import tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.actions import ActionField, actions_of
+from backoffice.multisig.admin import ProposalExportAdminMixin
 from backoffice.multisig.models import UNSENT_STATES, MultisigRole, MultisigTransaction
 
 from .models import Deposit, DepositState, OwnerProposal, ProposalState
@@ -107,7 +108,7 @@ def _signing_url(tx: MultisigTransaction) -> str:
 
 
 @admin.register(OwnerProposal)
-class OwnerProposalAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
+class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, ServiceFSMAdmin):
     list_display = ("id", "kind", "amount_tokens", "recipient", "status_display", "nonce", "created_by", "created_at")
     list_filter = ("kind", "state")
     search_fields = ("recipient", "memo", "transaction__safe_tx_hash")
@@ -123,9 +124,22 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
     change_fields = ["kind", "amount_tokens", "recipient", "backing", "fee_basis_points", "redemption_reference",
                      "memo", "status_display", "signing", "created_by", "created_at", "cancel_reason"]
 
+    export_columns = ["proposal", "kind", "amount_tokens", "recipient", "fee_basis_points", "redemption_reference",
+                      "backing_deposits", "state", "memo", "proposed_by", "created_at", "cancel_reason"]
+
     @property
     def add_form(self) -> Any:
         return owner_proposal_add_form()
+
+    def export_queryset(self, request: http.HttpRequest) -> QuerySet[Any]:
+        return super().export_queryset(request).select_related("created_by").prefetch_related("backings__deposit")
+
+    def export_values(self, obj: OwnerProposal) -> list[Any]:
+        backing = "; ".join(f"{b.deposit.reference}={tokens_format(int(b.amount))}" for b in obj.backings.all())
+        return [obj.pk, obj.kind, tokens_format(int(obj.amount)) if obj.amount is not None else "", obj.recipient,
+                obj.fee_basis_points if obj.fee_basis_points is not None else "", obj.redemption_reference,
+                backing, obj.state, obj.memo, obj.created_by.get_username(), obj.created_at.isoformat(),
+                obj.cancel_reason]
 
     def get_queryset(self, request: http.HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("transaction", "created_by")

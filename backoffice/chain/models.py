@@ -150,3 +150,23 @@ class ChainEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at block {self.block_number} ({self.tx_hash}:{self.log_index})"
+
+
+class NonceClaim(models.Model):
+    """One account nonce taken by a transaction this product signed and stored: a multisig execution or
+    a journal anchor. The relayer (and an executor key) sends both kinds, from different workers; the
+    unique constraint makes two of them that picked the same nonce at the same moment collide in the
+    database, before either is sent, instead of on chain (where one would silently replace the other).
+    Written in the same database transaction as the row that stores the signed bytes."""
+
+    chain_id = models.PositiveBigIntegerField()
+    address = models.CharField(max_length=42)
+    nonce = models.PositiveBigIntegerField()
+    purpose = models.CharField(max_length=100)  # e.g. "multisig.multisigtransaction 12", "journal.journalanchor 3"
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "address", "nonce"], name="nonce_claim_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.address} nonce {self.nonce} on chain {self.chain_id}: {self.purpose}"

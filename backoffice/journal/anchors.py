@@ -21,13 +21,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable, relayer_account
+from backoffice.chain.nonces import nonce_claim, nonce_next
 
 from .models import AnchorState, JournalAnchor, JournalEntry, JournalHead
 from .services import TransitionRefused, journal_record, transition_apply
@@ -46,20 +45,6 @@ def anchor_data_parse(data: bytes) -> tuple[int, str] | None:
     """(seq, entry hash) from an anchor transaction's data; None when it is not an anchor."""
     match = _DATA.fullmatch(data)
     return (int(match.group(1)), match.group(2).decode()) if match else None
-
-
-def anchor_nonce_used(address: str) -> int | None:
-    """The highest nonce an anchor of `address` was signed with (for the multisig broadcaster)."""
-    used: int | None = JournalAnchor.objects.filter(sender=address).aggregate(m=Max("nonce"))["m"]
-    return used
-
-
-def _relayer_nonce(client: ChainClient, address: str) -> int:
-    # The multisig app is looked up, not imported: the journal is the kernel's base and imports no app.
-    multisig_tx = apps.get_model("multisig", "MultisigTransaction")
-    used = [multisig_tx.objects.filter(relayer_address=address).aggregate(m=Max("relayer_nonce"))["m"],
-            anchor_nonce_used(address)]
-    return max([client.account_nonce(address), *[n + 1 for n in used if n is not None]])
 
 
 def _settle(anchor: JournalAnchor, transition: str, **kwargs: Any) -> JournalAnchor:
@@ -102,12 +87,14 @@ def journal_anchor_publish(*, client: ChainClient, force: bool = False) -> Journ
     relayer = relayer_account()
     signed = client.transaction_sign(
         account=relayer, tx={"to": relayer.address, "value": 0, "data": anchor_data(head.last_seq, head.last_hash)},
-        nonce=_relayer_nonce(client, relayer.address))
+        nonce=nonce_next(client, relayer.address))
     try:
         with transaction.atomic():
             anchor = JournalAnchor.objects.create(
                 seq=head.last_seq, entry_hash=head.last_hash, chain_id=client.chain_id, sender=relayer.address,
                 nonce=signed.nonce, tx_hash=signed.tx_hash, raw_tx=signed.raw, sent_at=timezone.now())
+            nonce_claim(chain_id=client.chain_id, address=relayer.address, nonce=signed.nonce,
+                        purpose=f"journal.journalanchor {anchor.pk}")
             journal_record(action="journal.anchor_sent", obj=anchor, actor_username="system", state_after="sent",
                            data={"seq": anchor.seq, "entry_hash": anchor.entry_hash, "tx_hash": anchor.tx_hash,
                                  "nonce": anchor.nonce})

@@ -211,8 +211,9 @@ def transition_apply(
     return instance
 
 
-def journal_export_record(*, actor: Actor, filters: dict[str, str], fmt: str = "csv") -> JournalEntry:
-    """Journal that someone exported the journal, with the filters used: before the first row is sent,
-    so an export that is cut off half-way is on the record too."""
-    return journal_record(action="journal.export", actor=actor, reason=f"journal exported as {fmt}",
+def journal_export_record(*, actor: Actor, filters: dict[str, str], fmt: str = "csv", what: str = "journal",
+                          obj: models.Model | None = None) -> JournalEntry:
+    """Journal that someone exported `what` (the journal, a timeline, a list of proposals), with the
+    filters used: before the first row is sent, so an export cut off half-way is on the record too."""
+    return journal_record(action=f"{what}.export", actor=actor, obj=obj, reason=f"{what} exported as {fmt}",
                           data={"format": fmt, "filters": filters})

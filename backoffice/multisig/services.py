@@ -17,10 +17,10 @@ from django.utils import timezone
 from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
 from backoffice.chain.models import Deployment
+from backoffice.chain.nonces import nonce_claim, nonce_next
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.tasks import task_enqueue_on_commit
-from backoffice.journal.anchors import anchor_nonce_used
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .actions import transaction_after_execution, transaction_guards_run
@@ -228,14 +228,6 @@ def _abandon(tx: MultisigTransaction, reason: str, *, nonce_used: bool = False) 
     return settled
 
 
-def _relayer_nonce(client: ChainClient, relayer: str) -> int:
-    """The relayer's next nonce: past its pending transactions on the node and those we signed, the
-    journal's anchors included (they are sent by the same relayer)."""
-    used = [MultisigTransaction.objects.filter(relayer_address=relayer).aggregate(m=Max("relayer_nonce"))["m"],
-            anchor_nonce_used(relayer)]
-    return max([client.account_nonce(relayer), *[n + 1 for n in used if n is not None]])
-
-
 def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> MultisigTransaction:
     call = kind_of(multisig_of(tx)).execution_call(client=client, tx=tx, multisig=multisig_of(tx))
     if call is None:
@@ -256,19 +248,26 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
     relayer = call.account
     try:
         signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": call.data},
-                                         nonce=_relayer_nonce(client, relayer.address))
+                                         nonce=nonce_next(client, relayer.address))
     except ChainUnavailable:
         raise
     except ChainError as exc:
         return _abandon(tx, f"simulation failed: {exc}")
     # The claim: only one broadcaster moves the row from `approved` (the row lock and the FSM check
     # the state); a loser gets the winner's row back and re-sends at most the winner's stored bytes.
-    return _settle(
-        tx, "broadcast",
-        params={"relayer_address": relayer.address, "relayer_nonce": signed.nonce, "tx_hash": signed.tx_hash,
-                "raw": signed.raw, "at": timezone.now()},
-        data={"relayer_tx_hash": signed.tx_hash, "relayer_nonce": signed.nonce},
-    )
+    # The winner also claims the relayer's nonce in the same database transaction: if a journal anchor
+    # stored that nonce first, both roll back (NonceTaken, a ChainError: the task signs again later).
+    with transaction.atomic():
+        settled = _settle(
+            tx, "broadcast",
+            params={"relayer_address": relayer.address, "relayer_nonce": signed.nonce, "tx_hash": signed.tx_hash,
+                    "raw": signed.raw, "at": timezone.now()},
+            data={"relayer_tx_hash": signed.tx_hash, "relayer_nonce": signed.nonce},
+        )
+        if settled.relayer_tx_hash == signed.tx_hash:
+            nonce_claim(chain_id=tx.chain_id, address=relayer.address, nonce=signed.nonce,
+                        purpose=f"multisig.multisigtransaction {tx.pk}")
+    return settled
 
 
 def _receipt_find(client: ChainClient, tx: MultisigTransaction) -> dict[str, Any] | None:

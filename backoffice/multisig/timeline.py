@@ -20,8 +20,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
@@ -29,6 +28,7 @@ from backoffice.chain.addresses import address_normalize
 from backoffice.chain.models import ChainEvent
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.models import JournalEntry
+from backoffice.journal.selectors import journal_entries_filter
 
 from .models import Confirmation, MultisigTransaction
 
@@ -53,6 +53,14 @@ class TimelineItem:
     def as_dict(self) -> dict[str, Any]:
         return {"at": self.at.isoformat(), "kind": self.kind, "title": self.title, "url": self.url,
                 "actor": self.actor, "detail": self.detail, "block": self.block, "tx_hash": self.tx_hash}
+
+    def as_row(self) -> list[Any]:
+        """The item as a CSV row (TIMELINE_COLUMNS)."""
+        return [self.at.isoformat(), self.kind, self.title, self.actor, self.block, self.tx_hash, self.detail,
+                self.url]
+
+
+TIMELINE_COLUMNS = ["at", "kind", "title", "actor", "block", "tx_hash", "detail", "url"]
 
 
 @dataclass
@@ -177,12 +185,12 @@ def address_timeline(*, address: str) -> list[TimelineItem]:
     items += [TimelineItem(at=c.created_at, kind="approval", title=f"signed multisig transaction {c.transaction_id}",
                            url=admin_url(c.transaction), actor=c.signer.user.get_username() if c.signer else "",
                            order=c.pk) for c in signed]
-    # Journal entries of the objects that concern the address, and any entry whose data names it (an
-    # address is stored checksummed, but a reason typed by hand may use any case).
+    # Journal entries of the objects that concern the address, and any entry naming it: in its data or
+    # object id (the journal's reference index, one B-tree lookup) or in a reason typed by hand (the
+    # trigram index on reasons, any letter case). Never a scan of the journal's JSON.
     seen = {i.order for i in items if i.kind == "journal"}
     history = _history(objects)
-    mentioned = JournalEntry.objects.annotate(text=Cast("data", TextField())).filter(
-        Q(text__icontains=address[2:]) | Q(reason__icontains=address[2:]))
+    mentioned = journal_entries_filter(filters={"q": address})
     for item in [*history, *_journal_items(mentioned)]:
         if item.kind == "journal":
             if item.order in seen:

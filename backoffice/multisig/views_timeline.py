@@ -1,6 +1,7 @@
-"""The manager's history pages and their JSON: an address's timeline (/history/address/<address>/,
-GET /api/addresses/<address>/timeline/) and an object's (/history/<app.model>/<id>/,
-GET /api/timeline/<app.model>/<id>/). Managers only; reads only."""
+"""The manager's history pages, their JSON and CSV: an address's timeline (/history/address/<address>/,
+GET /api/addresses/<address>/timeline/, .../export/) and an object's (/history/<app.model>/<id>/,
+GET /api/timeline/<app.model>/<id>/, .../export/). Managers only; reads only, except that an export is
+journalled."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -20,8 +23,11 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.roles import user_is_manager
 from backoffice.core.errors import InvalidInput
+from backoffice.core.exports import csv_response
+from backoffice.journal.services import journal_export_record
 
 from .timeline import (
+    TIMELINE_COLUMNS,
     TimelineItem,
     address_timeline,
     admin_url,
@@ -70,7 +76,8 @@ def address_timeline_page(request: HttpRequest, address: str = "") -> HttpRespon
     if checksummed != address:  # one page per address, whatever case it was typed in
         return redirect("timeline-address", address=checksummed)
     return _render(request, title=f"History of {checksummed}", items=address_timeline(address=checksummed),
-                   asked=checksummed, address=checksummed)
+                   asked=checksummed, address=checksummed,
+                   export_url=reverse("timeline-address-export", args=[checksummed]))
 
 
 @login_required
@@ -78,7 +85,35 @@ def object_timeline_page(request: HttpRequest, label: str, pk: int) -> HttpRespo
     _manager_required(request)
     obj = _object_get(label, pk)
     return _render(request, title=f"History of {obj._meta.verbose_name} {obj}", items=object_timeline(obj=obj),
-                   obj=obj, obj_url=admin_url(obj))
+                   obj=obj, obj_url=admin_url(obj), export_url=reverse("timeline-object-export", args=[label, pk]))
+
+
+def _csv(request: HttpRequest, *, name: str, items: list[TimelineItem]) -> StreamingHttpResponse:
+    return csv_response(filename=f"{name}-{timezone.now():%Y%m%dT%H%M%SZ}.csv", header=TIMELINE_COLUMNS,
+                        rows=(item.as_row() for item in items))
+
+
+@login_required
+def address_timeline_export(request: HttpRequest, address: str) -> HttpResponse | StreamingHttpResponse:
+    """The address's timeline as CSV (cells neutralised for spreadsheets); the export is journalled with
+    the address, so it shows on that address's timeline too."""
+    _manager_required(request)
+    try:
+        checksummed = timeline_address_parse(address)
+    except InvalidInput as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    items = address_timeline(address=checksummed)
+    journal_export_record(actor=request.user, what="timeline", filters={"address": checksummed})
+    return _csv(request, name=f"history-{checksummed}", items=items)
+
+
+@login_required
+def object_timeline_export(request: HttpRequest, label: str, pk: int) -> StreamingHttpResponse:
+    _manager_required(request)
+    obj = _object_get(label, pk)
+    items = object_timeline(obj=obj)
+    journal_export_record(actor=request.user, what="timeline", obj=obj, filters={"object": f"{label}:{pk}"})
+    return _csv(request, name=f"history-{label}-{pk}", items=items)
 
 
 class AddressTimelineView(APIView):

@@ -170,18 +170,6 @@ def test_an_anchor_whose_nonce_another_transaction_took_fails_and_the_next_run_a
     assert anchor.pk != lost.pk and anchor.nonce > used
 
 
-def test_the_multisig_broadcaster_signs_past_an_anchor_not_yet_sent(chain):
-    from backoffice.multisig.services import _relayer_nonce
-
-    client = chain_client()
-    relayer = relayer_account().address
-    pending = client.account_nonce(relayer)
-    JournalAnchor.objects.create(seq=1, entry_hash="b" * 64, chain_id=client.chain_id, sender=relayer,
-                                 nonce=pending, tx_hash="0x" + "cd" * 32, raw_tx=b"stored, not yet sent",
-                                 sent_at=timezone.now())
-    assert _relayer_nonce(client, relayer) == pending + 1
-
-
 def test_the_last_anchor_is_on_the_managers_home_and_in_the_public_reserve(client, chain, roles):
     journal_record(action="test.x")
     anchor = _anchor()

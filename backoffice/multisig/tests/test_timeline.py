@@ -191,3 +191,70 @@ def test_a_blacklisting_shows_on_the_address_and_on_its_case(issued: dict[str, A
     assert sorted(i["actor"] for i in approvals) == [f"officer{n}" for n in range(1, 6)]
     assert any(i["kind"] == "execution" and i["tx_hash"] == tx.relayer_tx_hash for i in case_items)
     assert any("compliance.case.opened" in i["title"] for i in case_items)
+
+    # The compliance proposals with their five on-chain approvals, as CSV.
+    rows = _csv(_page("manager").get("/admin/compliance/complianceproposal/export/"))
+    assert sorted(r["signer"] for r in rows if r["proposal"] == str(proposal.pk)) == [
+        f"officer{n}" for n in range(1, 6)]
+    assert {(r["action"], r["address"], r["case"], r["executed_tx_hash"]) for r in rows} == {
+        ("blacklist", holder, str(case.pk), tx.relayer_tx_hash)}
+
+
+def _csv(response: Any) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_timelines_and_proposals_with_their_signatures_export_as_csv_journalled_and_neutralised(
+        issued: dict[str, Any]) -> None:
+    from issuance.services.proposals import proposal_draft
+
+    proposal, holder, tx = issued["proposal"], issued["holder"], issued["proposal"].transaction
+    manager = _page("manager")
+    exports = JournalEntry.objects.filter(action__endswith=".export")
+    assert not exports.exists()
+
+    # An address's timeline: the same items as the page, one row each; the export is on the record
+    # (and, since it names the address, on the address's own timeline).
+    rows = _csv(manager.get(f"/history/address/{holder}/export/"))
+    items = _api("manager").get(f"/api/addresses/{holder}/timeline/").json()["items"]
+    assert [r["title"] for r in rows] == [i["title"] for i in items if i["kind"] != "journal" or
+                                          "timeline.export" not in i["title"]]
+    assert any(r["kind"] == "execution" and r["tx_hash"] == tx.relayer_tx_hash for r in rows)
+    entry = exports.get()
+    assert entry.action == "timeline.export" and entry.actor_username == "manager"
+    assert entry.data["filters"] == {"address": holder}
+    assert 'id="timeline-export"' in manager.get(f"/history/address/{holder}/").content.decode()
+
+    # An object's timeline.
+    rows = _csv(manager.get(f"/history/issuance.ownerproposal/{proposal.pk}/export/"))
+    assert sorted(r["actor"] for r in rows if r["kind"] == "approval") == OWNERS
+    assert exports.filter(object_type="issuance.ownerproposal", object_id=str(proposal.pk)).count() == 1
+
+    # Proposals with their signatures: one row per approval (block and hash of each on-chain approval),
+    # the list's filters applied, and a formula typed into a memo reaches the spreadsheet as text.
+    operator = User.objects.get(username="operator")
+    draft = proposal_draft(client=chain_client(), kind="pause", actor=operator, memo='=HYPERLINK("http://x")')
+    rows = _csv(manager.get("/admin/issuance/ownerproposal/export/"))
+    mine = [r for r in rows if r["proposal"] == str(proposal.pk)]
+    assert sorted(r["signer"] for r in mine) == OWNERS
+    assert all(r["approval"] == "on chain" and r["approval_block"] and r["approval_tx_hash"].startswith("0x")
+               and r["nonce"] == str(tx.nonce) and r["executed_tx_hash"] == tx.relayer_tx_hash for r in mine)
+    (drafted,) = [r for r in rows if r["proposal"] == str(draft.pk)]
+    assert drafted["memo"] == "'=HYPERLINK(\"http://x\")" and drafted["signer"] == "" and drafted["state"] == "draft"
+    filtered = _csv(manager.get("/admin/issuance/ownerproposal/export/", {"kind": "pause"}))
+    assert {r["proposal"] for r in filtered} == {str(draft.pk)}
+    assert exports.filter(action="issuance.ownerproposal.export").count() == 2
+    changelist = manager.get("/admin/issuance/ownerproposal/", {"kind": "pause"}).content.decode()
+    assert 'href="export/?kind=pause"' in changelist
+
+    # Refusals change nothing: not a manager, not an address, a filter the list does not have.
+    before = exports.count()
+    assert _page("operator").get(f"/history/address/{holder}/export/").status_code == 403
+    assert manager.get("/history/address/0x1234/export/").status_code == 400
+    assert manager.get("/admin/issuance/ownerproposal/export/", {"no_such__field": "1"}).status_code == 400
+    assert exports.count() == before
