@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
@@ -116,7 +117,51 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.multisig} #{self.nonce} {self.safe_tx_hash[:10]}… ({self.state})"
+        return f"{self.reference} (nonce {self.nonce}, {self.status_label})"
+
+    @property
+    def subject(self) -> models.Model | None:
+        """The proposal this transaction carries out (an app's model with a one-to-one to it, e.g. an
+        owner or a compliance proposal); a rejection's is the proposal of the transaction it cancels."""
+        if self.replaces_id is not None and self.replaces is not None:
+            return self.replaces.subject
+        for relation in self._meta.related_objects:
+            if relation.one_to_one:
+                try:
+                    found: models.Model = getattr(self, relation.get_accessor_name() or "")
+                except ObjectDoesNotExist:
+                    continue
+                return found
+        return None
+
+    @property
+    def reference(self) -> str:
+        """The one public number of what this transaction does: its proposal's (e.g. ISS-0003), or its
+        own (TX-0004) when no proposal carries it; a rejection names what it rejects."""
+        subject = self.subject
+        own = getattr(subject, "reference", None) or f"TX-{self.pk:04d}"
+        return f"{own} rejection" if self.replaces_id is not None else own
+
+    @property
+    def status_label(self) -> str:
+        """The state as people say it: how many approvals are missing, where it was executed, why it failed."""
+        state = self.state
+        if state == TxState.AWAITING_SIGNATURES:
+            missing = max(self.threshold - self.confirmations_count(), 0)
+            return f"Awaiting {missing} more approval{'s' if missing != 1 else ''}"
+        if state == TxState.APPROVED:
+            return "Approved, waiting to be sent"
+        if state == TxState.BROADCASTING:
+            return "Being sent"
+        if state == TxState.SUBMITTED:
+            return "Sent, waiting for confirmation"
+        if state == TxState.EXECUTED:
+            return f"Executed in block {self.block_number}" if self.block_number is not None else "Executed"
+        if state == TxState.FAILED:
+            return f"Failed: {self.failure_reason}" if self.failure_reason else "Failed"
+        if state == TxState.CANCELLED:
+            return "Cancelled"
+        return "Rejected"
 
     def confirmations_count(self) -> int:
         return self.confirmations.count()

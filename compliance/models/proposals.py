@@ -27,7 +27,16 @@ class ComplianceProposal(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.action_label} {self.address} ({self.status})"
+        return f"{self.reference} {self.action_label} {self.address} ({self.status_label})"
+
+    @property
+    def reference(self) -> str:
+        """The proposal's one public number, in every page, message, export and API answer."""
+        return f"CMP-{self.pk:04d}" if self.pk else "CMP-(new)"
+
+    @property
+    def status_label(self) -> str:
+        return self.transaction.status_label
 
     @property
     def action_label(self) -> str:

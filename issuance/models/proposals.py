@@ -48,13 +48,25 @@ class OwnerProposal(ConcurrentTransitionMixin, models.Model):
         from backoffice.multisig.actions import action_find
 
         action = action_find(self.kind)
-        return f"#{self.pk} {action.label if action else self.kind} ({self.status})"
+        return f"{self.reference} {action.label if action else self.kind} ({self.status_label})"
+
+    @property
+    def reference(self) -> str:
+        """The proposal's one public number, in every page, message, export and API answer."""
+        return f"ISS-{self.pk:04d}" if self.pk else "ISS-(new)"
 
     @property
     def status(self) -> str:
         if self.transaction is not None:
             return str(self.transaction.state)
         return str(self.state)
+
+    @property
+    def status_label(self) -> str:
+        if self.transaction is not None:
+            return self.transaction.status_label
+        return {ProposalState.DRAFT: "Draft, not yet proposed to the owners",
+                ProposalState.CANCELLED: "Cancelled before it was proposed"}.get(self.state, str(self.state))
 
     @transition(field=state, source=ProposalState.DRAFT, target=ProposalState.PROPOSED,
                 permission="issuance.propose_ownerproposal")

@@ -77,7 +77,7 @@ def test_a_registered_action_is_drafted_proposed_decoded_and_described_with_no_o
     draft = OwnerProposal.objects.get(pk=response.json()["id"])
     assert (draft.kind, draft.arguments) == ("transfer_out", {"tokens": 12_500_000, "destination": TO})
     assert response.json()["arguments"] == {"tokens": 12_500_000, "destination": TO}
-    assert str(draft).startswith(f"#{draft.pk} Transfer tokens out of the multisig")
+    assert str(draft).startswith(f"ISS-{draft.pk:04d} Transfer tokens out of the multisig")
 
     proposed = proposal_propose(client=chain_client(), proposal_id=draft.pk, actor=user("operator"))
     tx = MultisigTransaction.objects.get(pk=proposed.transaction_id)
