@@ -25,11 +25,14 @@ def nonce_next(client: ChainClient, address: str) -> int:
 
 def nonce_claim(*, chain_id: int, address: str, nonce: int, purpose: str) -> NonceClaim:
     """Claim `nonce` of `address`, inside the caller's database transaction (which should roll back
-    with it). NonceTaken when a transaction stored first has it."""
+    with it). Claiming again for the same purpose is a no-op (two workers storing the very same signed
+    transaction); NonceTaken when another transaction stored first has it."""
     try:
         with transaction.atomic():
             return NonceClaim.objects.create(chain_id=chain_id, address=address, nonce=nonce, purpose=purpose)
     except IntegrityError as exc:
         taken = NonceClaim.objects.filter(chain_id=chain_id, address=address, nonce=nonce).first()
+        if taken is not None and taken.purpose == purpose:
+            return taken
         raise NonceTaken(f"nonce {nonce} of {address} was just taken by "
                          f"{taken.purpose if taken else 'another transaction'}; it will be signed again") from exc
