@@ -81,12 +81,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
             except InvalidInput as exc:
                 form.add_error(exc.field if exc.field in form.fields else None, str(exc))
             else:
-                # Shown in this answer only: no redirect, no message stored in the session or a cookie.
-                response = TemplateResponse(request, "admin/accounts/apitoken/created.html",
-                                            {**context, "title": "API token created", "token": token,
-                                             "secret": secret})
-                response["Cache-Control"] = "no-store"
-                return response
+                # Shown in this answer only (the admin marks it no-store): no redirect, no message kept in
+                # the session or a cookie.
+                return TemplateResponse(request, "admin/accounts/apitoken/created.html",
+                                        {**context, "title": "API token created", "token": token, "secret": secret})
         return TemplateResponse(request, "admin/accounts/apitoken/add.html", context)
 
     @admin.action(description="Revoke selected API tokens")
