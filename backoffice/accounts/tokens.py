@@ -31,7 +31,7 @@ from .models import ApiToken
 
 logger = logging.getLogger(__name__)
 
-SECRET_HEAD = "usdkg_"
+SECRET_HEAD = "usdkg_"  # noqa: S105 - the public head of every secret, not a secret
 KEYWORDS = (b"token", b"bearer")
 # Days a new token lives unless its user says otherwise, and the most they may ask for.
 DEFAULT_DAYS: int = getattr(settings, "API_TOKEN_DEFAULT_DAYS", 90)
@@ -152,7 +152,7 @@ class ApiTokenAuthentication(BaseAuthentication):
         return ApiTokenRefused.auth_header
 
 
-class ApiTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class ApiTokenScheme(OpenApiAuthenticationExtension):
     """How the schema (and Swagger UI's Authorize button) describes the header."""
 
     target_class = "backoffice.accounts.tokens.ApiTokenAuthentication"

@@ -213,8 +213,8 @@ def test_the_readme_signing_script_signs_a_proposal_on_the_live_server(
         exec(compile(readme_script(), "README.md", "exec"), {"__name__": "__readme__"})  # noqa: S102
     assert out.getvalue().startswith("201 1 awaiting_signatures"), out.getvalue()
     confirmation = Confirmation.objects.get(transaction_id=tx.pk)
+    assert confirmation.signer is not None and confirmation.signer.user == owner1
     assert confirmation.signer.address == dev_account(OWNER_INDEXES[0]).address
-    assert confirmation.signer.user == owner1
     # Run again: the server refuses the second signature, the script prints why and raises.
     out = io.StringIO()
     with contextlib.redirect_stdout(out), pytest.raises(Exception, match="400"):
