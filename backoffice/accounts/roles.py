@@ -25,7 +25,7 @@ def user_is_manager(user: User | AnonymousUser) -> bool:
 
 
 # Apps whose every model the manager may read (and nothing else may be done by a manager).
-MANAGER_READS_APPS = ("journal", "chain", "multisig", "issuance", "compliance", "auth")  # never authtoken: keys act
+MANAGER_READS_APPS = ("journal", "chain", "multisig", "issuance", "compliance", "auth")  # never accounts: tokens act
 _MULTISIG_READ = ["multisig.view_multisigtransaction", "multisig.view_confirmation", "multisig.view_signer",
                   "chain.view_deployment"]
 

@@ -48,8 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files served from here: /api/docs/ works offline
     "django_fsm",
     "backoffice.core",
     "backoffice.journal",
@@ -154,7 +154,8 @@ UPLOAD_MAX_BYTES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # Personal API tokens (admin -> API tokens), stored hashed, with an expiry; DRF's authtoken is gone.
+        "backoffice.accounts.tokens.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -165,6 +166,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     # One name for each state list wherever it appears, so the schema has no ambiguous enums.
     "ENUM_NAME_OVERRIDES": {"TxStateEnum": "backoffice.multisig.models.TxState"},
+    # Swagger UI and Redoc from the installed drf-spectacular-sidecar, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI's default asks validator.swagger.io for a badge: off, nothing leaves the host.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Celery: a real worker always (never eager); filesystem transport for the demo, Redis elsewhere.

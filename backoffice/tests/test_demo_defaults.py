@@ -101,7 +101,7 @@ _PROPOSALS_AWAITING_SIGNATURES = """
 import fnmatch
 import json
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from backoffice.accounts.tokens import api_token_create
 from backoffice.chain.client import chain_client
 from backoffice.multisig.tests.helpers import owner_signature
 from issuance.services import proposal_draft, proposal_propose
@@ -113,7 +113,7 @@ for _ in range({rounds}):
     proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
     rounds.append({{"proposal": proposal.pk, "transaction": proposal.transaction.pk, "signatures": {{
         f"owner{{n}}": "0x" + owner_signature(proposal.transaction, n).hex() for n in range(1, 8)}}}})
-tokens = {{f"owner{{n}}": Token.objects.get_or_create(user=User.objects.get(username=f"owner{{n}}"))[0].key
+tokens = {{f"owner{{n}}": api_token_create(user=User.objects.get(username=f"owner{{n}}"), name="demo check")[1]
           for n in range(1, 8)}}
 print(json.dumps({{"rounds": rounds, "tokens": tokens}}))
 """
@@ -210,7 +210,7 @@ def test_no_runtime_file_of_the_demo_is_committed() -> None:
 
 _PAUSE_AND_UNPAUSE_ON_CHAIN = """
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from backoffice.accounts.tokens import api_token_create
 from backoffice.chain.client import chain_client
 from backoffice.multisig.tests.helpers import consent_and_execute
 from issuance.services import proposal_draft, proposal_propose
@@ -220,7 +220,7 @@ for kind in ("pause", "unpause"):
     draft = proposal_draft(client=client, kind=kind, actor=operator, memo="demo check")
     proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
     assert consent_and_execute(proposal.transaction, ["owner1", "owner2", "owner3"]).state == "executed"
-print(Token.objects.get_or_create(user=User.objects.get(username="manager"))[0].key)
+print(api_token_create(user=User.objects.get(username="manager"), name="demo check")[1])
 """
 
 
