@@ -61,14 +61,17 @@ def _sources(paths: tuple[str, ...]) -> list[Source]:
 
 
 def inbox_get(user: User | AnonymousUser) -> Inbox:
-    """The user's inbox: things to act on first, then the newest."""
+    """The user's inbox: things to act on first, then the rest."""
     if not user.is_authenticated:
         return Inbox(items=[])
     items: list[InboxItem] = []
     for source in _sources(tuple(settings.INBOX_SOURCES)):
         items.extend(source(user))
-    items.sort(key=lambda i: (not i.action, -i.at.timestamp()))
-    return Inbox(items=items)
+    # What waits for the user first, in each source's own order (a multisig's queue by nonce); then
+    # where things stand, newest first.
+    waiting = [i for i in items if i.action]
+    standing = sorted((i for i in items if not i.action), key=lambda i: i.at, reverse=True)
+    return Inbox(items=[*waiting, *standing])
 
 
 def inbox_action_count(user: User | AnonymousUser) -> int:
