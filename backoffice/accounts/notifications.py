@@ -72,12 +72,12 @@ def notify(*, users: Iterable[User], kind: str, key: str, subject: str, body: st
                                      mail_status=status, transaction_id=transaction_id))
         # A concurrent run that told the same user first wins; this one's row is dropped.
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
-        created = list(Notification.objects.filter(user_id__in=[r.user_id for r in rows], kind=kind, key=key[:200],
-                                                   mail_status=MailStatus.PENDING, sent_at__isnull=True))
+        created = list(Notification.objects.filter(user_id__in=[r.user_id for r in rows], kind=kind, key=key[:200]))
     from .tasks import notification_mail_task
 
     for notification in created:
-        task_enqueue_on_commit(notification_mail_task, notification.pk)
+        if notification.mail_status == MailStatus.PENDING:
+            task_enqueue_on_commit(notification_mail_task, notification.pk)
     return created
 
 
