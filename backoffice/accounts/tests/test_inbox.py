@@ -57,6 +57,7 @@ def test_each_user_sees_what_waits_for_them_and_nothing_of_anyone_else(chain: An
                            deposits=[gold_backing.pk])
     proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
     issue_tx = proposal.transaction
+    assert issue_tx is not None
     bare = issue_propose(2_000_000, holder)  # no proposal carries it: TX-000N
     case = case_for(Account.create().address)
     blacklist = compliance_proposal_create(client=client, case_id=case.pk, action="blacklist", actor=officer(1))

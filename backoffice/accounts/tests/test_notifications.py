@@ -60,6 +60,7 @@ def test_a_proposal_asks_each_signer_once_and_mails_once_with_its_reference_and_
     with django_capture_on_commit_callbacks() as callbacks:
         proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
     tx = proposal.transaction
+    assert tx is not None
     signers = set(Signer.objects.filter(multisig=tx.multisig).values_list("user_id", flat=True))
     told = Notification.objects.filter(kind=NotificationKind.APPROVAL_REQUESTED, transaction=tx)
     assert set(told.values_list("user_id", flat=True)) == signers and operator.pk not in signers
