@@ -187,3 +187,46 @@ def test_the_worker_mails_after_commit(chain: Any, celery_worker: str) -> None:
         time.sleep(0.2)
     assert notice.mail_status == MailStatus.SENT and notice.sent_at is not None
     assert notification_mail_send(notification_id=notice.pk) is False  # a redelivery sends nothing more
+
+
+def test_an_audit_assigned_tells_its_auditor_who_reads_it_on_the_inbox(chain: Any, gold_backing: Any) -> None:
+    from django.utils import timezone
+
+    from issuance import services as issuance
+
+    auditor, operator = user("auditor"), user("operator")
+    audit = issuance.audit_plan(vault=gold_backing.vault, as_of=timezone.localdate(), auditor=auditor,
+                                firm="Assay LLP", actor=operator)
+    notice = Notification.objects.get(user=auditor, kind=NotificationKind.AUDIT_ASSIGNED, key=f"audit:{audit.pk}")
+    assert notice.url == reverse("admin:issuance_audit_change", args=[audit.pk])
+    assert not Notification.objects.filter(user=operator, kind=NotificationKind.AUDIT_ASSIGNED).exists()
+    deliver()
+    assert [m.to for m in mail.outbox if "assigned to you" in m.subject] == [[auditor.email]]
+
+    browser = Client()
+    browser.force_login(auditor)
+    page = browser.get("/admin/").content.decode()
+    # Two: the backing fixture's audit was assigned to the same auditor (before it had an address).
+    assert f"Audit #{audit.pk} of" in page and "(2 unread)" in page
+    assert browser.post(reverse("accounts:notifications-read")).status_code == 302
+    notice.refresh_from_db()
+    assert notice.read_at is not None and "unread" not in browser.get("/admin/").content.decode()
+
+
+def test_the_sweep_finds_mails_a_lost_message_or_a_dead_worker_left(chain: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from backoffice.accounts.notifications import notifications_unsent
+
+    owner1 = user("owner1")
+    lost, claimed, sent = (notify(users=[owner1], kind=NotificationKind.AUDIT_ASSIGNED, key=f"audit:sweep{n}",
+                                  subject="s", body="b")[0] for n in range(3))
+    long_ago = timezone.now() - timedelta(hours=1)
+    Notification.objects.filter(pk__in=[lost.pk, claimed.pk, sent.pk]).update(created_at=long_ago)
+    Notification.objects.filter(pk=claimed.pk).update(mail_claimed_at=timezone.now())  # a worker sends it now
+    assert notification_mail_send(notification_id=sent.pk)
+    assert notifications_unsent() == [lost.pk]
+    Notification.objects.filter(pk=claimed.pk).update(mail_claimed_at=long_ago)  # that worker died
+    assert notifications_unsent() == [lost.pk, claimed.pk]
