@@ -230,3 +230,16 @@ def test_the_sweep_finds_mails_a_lost_message_or_a_dead_worker_left(chain: Any) 
     assert notifications_unsent() == [lost.pk]
     Notification.objects.filter(pk=claimed.pk).update(mail_claimed_at=long_ago)  # that worker died
     assert notifications_unsent() == [lost.pk, claimed.pk]
+
+
+@pytest.mark.parametrize("chain", ["usdkg"], indirect=True)
+def test_on_chain_approvals_and_an_owners_execution_tell_the_proposer_once(chain: Any, gold_backing: Any) -> None:
+    """The production multisig: the watcher counts the approvals and sees the owner's execution."""
+    operator = user("operator")
+    tx = consent_and_execute(issue_propose(1_000_000, Account.create().address), ["owner1", "owner2", "owner3"])
+    assert tx.state == TxState.EXECUTED, tx.failure_reason
+    told = Notification.objects.filter(user=operator, transaction=tx)
+    assert sorted(told.values_list("kind", flat=True)) == [NotificationKind.EXECUTED,
+                                                           NotificationKind.THRESHOLD_REACHED]
+    deliver(times=2)
+    assert sorted(m.subject.split(": ", 1)[1] for m in mails_to(operator.email)) == ["executed", "threshold reached"]
