@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backoffice.accounts.views import InboxView
 from backoffice.multisig import views_reconciliation, views_timeline
 
 admin.site.site_header = "USDKG back-office"
@@ -26,6 +27,8 @@ urlpatterns = [
     path("history/<str:label>/<int:pk>/export/", views_timeline.object_timeline_export, name="timeline-object-export"),
     path("manager/charts/", include("issuance.views_charts")),
     path("api/journal/", include("backoffice.journal.api")),
+    path("api/inbox/", InboxView.as_view(), name="api-inbox"),
+    path("account/", include("backoffice.accounts.urls")),
     path("api/compliance/", include("compliance.api.urls")),
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),

@@ -46,3 +46,80 @@ class ApiToken(models.Model):
 
 
 # --- end API tokens ---------------------------------------------------------------------------------------
+
+# --- notifications (services: notifications.py, notices.py; tasks.py) -----------------------------------
+
+
+class NotificationKind(models.TextChoices):
+    APPROVAL_REQUESTED = "approval_requested", "A proposal awaits your approval"
+    THRESHOLD_REACHED = "threshold_reached", "A proposal reached its threshold"
+    EXECUTED = "executed", "A proposal was executed"
+    FAILED = "failed", "A proposal failed"
+    AUDIT_ASSIGNED = "audit_assigned", "An audit was assigned to you"
+    ALERT = "alert", "Reconciliation alert"
+
+
+# What nobody may turn off: a reconciliation alert means the chain and the books disagree.
+ALWAYS_MAILED = frozenset({NotificationKind.ALERT})
+
+
+class MailStatus(models.TextChoices):
+    PENDING = "pending"  # the worker sends it
+    SENT = "sent"
+    OFF = "off"  # the user turned this kind off
+    NO_ADDRESS = "no_address"  # the user has no e-mail address
+
+
+class Notification(models.Model):
+    """One event told to one user: shown on their inbox, mailed after the event commits.
+
+    (user, kind, key) is unique, so an event (key: e.g. the transaction's id) tells each user once
+    however many times the code that raises it runs."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=30, choices=NotificationKind.choices)
+    key = models.CharField(max_length=200)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    url = models.CharField(max_length=500, blank=True)  # a path on this site; the mail makes it absolute
+    # The multisig transaction it is about, whose reference (ISS-0003) is read when shown or mailed: the
+    # proposal that gives it that number is linked to it later in the same database transaction.
+    transaction = models.ForeignKey("multisig.MultisigTransaction", null=True, blank=True, on_delete=models.CASCADE,
+                                    related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    mail_status = models.CharField(max_length=20, choices=MailStatus.choices, default=MailStatus.PENDING)
+    # Taken by the worker that sends it: another delivery of the same task finds it taken and stops.
+    mail_claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "kind", "key"], name="notification_once_per_event")]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_recent"),
+                   models.Index(fields=["created_at"], condition=models.Q(mail_status="pending"),
+                                name="notification_mail_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} {self.key}"
+
+    @property
+    def reference(self) -> str:
+        return self.transaction.reference if self.transaction is not None else ""
+
+    @property
+    def title(self) -> str:
+        """The subject as shown and mailed: led by the proposal's reference when it is about one."""
+        return f"{self.reference}: {self.subject}" if self.reference else self.subject
+
+
+class NotificationPreference(models.Model):
+    """The kinds a user turned off (by e-mail). No row: every kind on."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="notification_preference")
+    muted = models.JSONField(default=list, blank=True)  # NotificationKind values, never ALWAYS_MAILED ones
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: off {', '.join(self.muted) or 'none'}"

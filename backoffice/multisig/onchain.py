@@ -21,6 +21,7 @@ from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_checksum_address
 from hexbytes import HexBytes
 
+from backoffice.accounts.notices import transaction_approved_notify, transaction_settled_notify
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
 from backoffice.chain.models import ChainEvent, Multisig
 from backoffice.core.errors import InvalidInput
@@ -83,9 +84,10 @@ def _approval_apply(event: ChainEvent, multisigs: dict[str, Multisig]) -> None:
                   "threshold": locked.threshold},
         )
         if locked.state == TxState.AWAITING_SIGNATURES and locked.has_threshold():
-            transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve", actor=None,
-                             check_permission=False, reason="threshold of on-chain approvals reached",
-                             data={"block": event.block_number})
+            approved = transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve", actor=None,
+                                        check_permission=False, reason="threshold of on-chain approvals reached",
+                                        data={"block": event.block_number})
+            transaction_approved_notify(approved)
             multisig_transaction_schedule(transaction_id=locked.pk)
 
 
@@ -105,7 +107,7 @@ def _execution_apply(client: ChainClient, event: ChainEvent) -> None:
                            data={"tx_hash": event.tx_hash, "block": event.block_number})
             return
         try:
-            transition_apply(
+            executed = transition_apply(
                 model=MultisigTransaction, pk=tx.pk, transition="execute_seen", actor=None, check_permission=False,
                 reason=f"executed on chain by {sender}",
                 params={"sender": sender, "tx_hash": event.tx_hash, "block_number": event.block_number,
@@ -114,6 +116,7 @@ def _execution_apply(client: ChainClient, event: ChainEvent) -> None:
             )
         except TransitionRefused:
             return
+        transaction_settled_notify(executed)
         from .tasks import multisig_after_execution_task
 
         task_enqueue_on_commit(multisig_after_execution_task, tx.pk)

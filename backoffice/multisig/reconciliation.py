@@ -8,7 +8,8 @@ audited reserve; compliance: the frozen-address register equals `isBlackListed`)
 imports the apps.
 
 A failing check or an unauthorised event raises an alert once (ReconciliationAlert.key): journalled,
-mailed to the managers after commit, shown on every admin page until a manager acknowledges it.
+notified to the managers (on their inbox, mailed after commit), shown on every admin page until a
+manager acknowledges it.
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from backoffice.accounts.notices import alert_raised_notify
 from backoffice.accounts.roles import Role
 from backoffice.chain.client import ChainClient, ChainError
 from backoffice.chain.models import ChainEvent, ContractRole, IndexCursor
@@ -156,28 +156,11 @@ def _alert_raise(*, key: str, kind: str, title: str, detail: dict[str, Any], blo
                                                        block_number=block)
             journal_record(action="reconciliation.alert", obj=alert, actor_username="reconciliation",
                            reason=title, data={"kind": kind, "block": block, **detail})
-            transaction.on_commit(lambda: _alert_mail(alert.pk))
+            alert_raised_notify(alert)  # to the managers, mailed after commit
     except IntegrityError:
         return None
     logger.warning("reconciliation-alert key=%s title=%s", key, title)
     return alert
-
-
-def _alert_mail(alert_id: int) -> None:
-    """To every active manager, after the alert is committed; a mail server that fails is logged (the
-    banner and the journal still hold the alert)."""
-    alert = ReconciliationAlert.objects.get(pk=alert_id)
-    managers = get_user_model().objects.filter(groups__name=Role.MANAGER, is_active=True).exclude(email="")
-    recipients = sorted({u.email for u in managers})
-    if not recipients:
-        return
-    try:
-        send_mail(subject=f"[USDKG back-office] Reconciliation alert: {alert.title}",
-                  message=f"{alert.title}\n\nAt block {alert.block_number}.\n\n{alert.detail}\n\n"
-                          "Acknowledge it in the back-office once you know why.",
-                  from_email=None, recipient_list=recipients)
-    except Exception:  # noqa: BLE001 - any mail failure: the alert stands in the database either way
-        logger.exception("reconciliation-alert mail failed alert=%s", alert_id)
 
 
 def _check_alerts(report: Report) -> list[ReconciliationAlert]:

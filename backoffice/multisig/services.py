@@ -14,6 +14,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from backoffice.accounts.notices import (
+    transaction_approved_notify,
+    transaction_proposed_notify,
+    transaction_settled_notify,
+)
 from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
 from backoffice.chain.models import Deployment
@@ -91,6 +96,7 @@ def multisig_transaction_propose(
         )
         journal_record(action="multisig.proposed", actor=actor, obj=tx, state_after=tx.state,
                        data={"safe_tx_hash": tx.safe_tx_hash, "nonce": nonce, "decoded": decoded})
+        transaction_proposed_notify(tx)
     return tx
 
 
@@ -148,8 +154,10 @@ def confirmation_add(
                            data={"owner": owner, "count": locked.confirmations_count(),
                                  "threshold": locked.threshold})
             if locked.has_threshold():
-                transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve", actor=actor,
-                                 check_permission=False, reason="threshold of valid signatures reached")
+                approved = transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve",
+                                            actor=actor, check_permission=False,
+                                            reason="threshold of valid signatures reached")
+                transaction_approved_notify(approved)
                 multisig_transaction_schedule(transaction_id=locked.pk)
     # Refused after the block, so the refusal's journal entry is not rolled back with it.
     if refusal is not None or confirmation is None:
@@ -212,8 +220,11 @@ def _settle(tx: MultisigTransaction, transition: str, **kwargs: Any) -> Multisig
     """A system transition that another worker may have taken first (a redelivered or duplicate
     task): then the row already says what happened, and that is the answer."""
     try:
-        return transition_apply(model=MultisigTransaction, pk=tx.pk, transition=transition, actor=None,
-                                check_permission=False, **kwargs)
+        with transaction.atomic():
+            settled = transition_apply(model=MultisigTransaction, pk=tx.pk, transition=transition, actor=None,
+                                       check_permission=False, **kwargs)
+            transaction_settled_notify(settled)  # executed or failed: told in the same database transaction
+            return settled
     except TransitionRefused:
         return MultisigTransaction.objects.get(pk=tx.pk)
 
@@ -394,6 +405,7 @@ def _rejection_create(tx: MultisigTransaction, *, actor: User | None, reason: st
     journal_record(action="multisig.rejection_proposed", actor=actor, obj=rejection, state_after=rejection.state,
                    reason=reason, actor_username="" if actor else "system",
                    data={"replaces": tx.safe_tx_hash, "nonce": tx.nonce})
+    transaction_proposed_notify(rejection)
     return rejection
 
 

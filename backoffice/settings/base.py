@@ -89,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "backoffice.multisig.views_reconciliation.reconciliation_banner",
+                "backoffice.accounts.views.inbox_context",
             ],
         },
     },
@@ -210,6 +211,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "chain-index": {"task": "backoffice.chain.tasks.chain_index_task",
                     "schedule": float(env.int("CHAIN_INDEX_SECONDS", default=5))},
     "login-failures-summarise": {"task": "backoffice.journal.tasks.login_failures_summarise_task", "schedule": 60.0},
+    "notifications-sweep": {"task": "backoffice.accounts.tasks.notifications_sweep_task", "schedule": 60.0},
     "journal-anchor": {"task": "backoffice.journal.tasks.journal_anchor_task",
                        "schedule": float(env.int("JOURNAL_ANCHOR_SECONDS", default=3600))},
 }
@@ -256,6 +258,12 @@ TIMELINE_OBJECTS = {
     "compliance.case": "compliance.timeline.case_related",
     "compliance.complianceproposal": "compliance.timeline.proposal_related",
 }
+# Each user's inbox: the sources of its items, each `(user) -> list[InboxItem]` (backoffice/accounts/inbox.py).
+INBOX_SOURCES = ["backoffice.multisig.inbox.awaiting_signature", "issuance.inbox.proposals_mine",
+                 "issuance.inbox.audits_assigned", "issuance.inbox.deposits_to_confirm",
+                 "compliance.inbox.proposals_mine", "compliance.inbox.cases_opened"]
+# Proposals settled within this many days stay on their proposer's inbox.
+INBOX_RECENT_DAYS = env.int("INBOX_RECENT_DAYS", default=14)
 RECONCILE_SECONDS = env.int("RECONCILE_SECONDS", default=60)
 # What an approveHash costs, in gas (measured ~63k on the production contract), for the balance warning.
 MULTISIG_APPROVAL_GAS = 80_000
@@ -281,6 +289,20 @@ if BAR_LIST_IMPORT_STALE_SECONDS <= BAR_LIST_IMPORT_TIME_LIMIT:
 # The journal's head is published on chain every JOURNAL_ANCHOR_SECONDS (the beat schedule above); an
 # anchor transaction without a receipt this long is replaced at the same nonce with higher fees.
 JOURNAL_ANCHOR_STUCK_SECONDS = env.int("JOURNAL_ANCHOR_STUCK_SECONDS", default=120)
+
+# --- Mail: notifications (backoffice/accounts/notifications.py) are mailed by the worker. With no
+# EMAIL_HOST (the demo), mails are printed on the worker's console instead of being sent.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="USDKG back-office <backoffice@localhost>")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                        else "django.core.mail.backends.console.EmailBackend")
+# Where the links in mails point: this site's address as people reach it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Failed logins: sources journalled one by one per minute; beyond this many, the rest share one counter.
 LOGIN_FAILURE_SOURCES_PER_MINUTE = env.int("LOGIN_FAILURE_SOURCES_PER_MINUTE", default=100)

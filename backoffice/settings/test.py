@@ -21,3 +21,5 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="redis://127.0.0.1:6379/
 RESERVE_PUBLIC_CACHE_SECONDS = 0  # tests read the chain they just changed; the cache has its own test
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; never outside tests
 DEBUG = False
+# The worker processes tests start keep mails in memory (the test process's outbox is pytest-django's).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")

@@ -22,6 +22,7 @@ from backoffice.core.files import StoredFile, file_store
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from ..barlist import BarListInvalid, BarRow, bar_rows_parse
+from ..inbox import audit_assigned_notify
 from ..models import (
     Audit,
     AuditCount,
@@ -200,6 +201,7 @@ def audit_plan(*, vault: Vault, as_of: date, auditor: User, firm: str, actor: Us
         audit = Audit.objects.create(vault=vault, as_of=as_of, auditor=auditor, firm=firm, created_by=actor)
         journal_record(action="issuance.audit.planned", actor=actor, obj=audit, state_after=audit.state,
                        data={"vault": vault.name, "as_of": as_of.isoformat(), "auditor": auditor.get_username()})
+        audit_assigned_notify(audit)
     return audit
 
 

@@ -17,6 +17,8 @@ from eth_account import Account
 from eth_typing import HexStr
 from rest_framework.test import APIClient
 
+from backoffice.accounts.models import Notification
+from backoffice.accounts.notifications import notification_mail_send
 from backoffice.chain.client import artifact, chain_client
 from backoffice.chain.devkeys import OFFICER_INDEXES, OWNER_INDEXES, dev_account
 from backoffice.chain.services import deployment_attach
@@ -122,6 +124,10 @@ def test_a_mint_outside_the_product_is_flagged_within_one_watcher_run(
     assert alert.detail["event"] == "Issue" and alert.detail["tx_hash"] == "0x" + bytes(mint).hex()
     assert alert.detail["args"]["amount"] == "7000000"
     assert JournalEntry.objects.filter(action="reconciliation.alert", object_id=str(alert.pk)).exists()
+    # The managers are notified with the alert (one mechanism, backoffice.accounts.notifications); the
+    # worker mails them after commit: here the test plays the worker.
+    notice = Notification.objects.get(kind="alert", user=manager)
+    assert mail.outbox == [] and notification_mail_send(notification_id=notice.pk)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["manager@example.test"]
     assert "Unauthorised Issue" in mail.outbox[0].subject
 
