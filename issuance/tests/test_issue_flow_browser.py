@@ -122,7 +122,7 @@ def _add(client: Client, gold_backing, **fields):
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"amount": "0.0000001"}, "amount: at most 6 decimals"),
+    ({"amount": "0.0000001"}, "amount: &#x27;0.0000001&#x27; has more than 6 decimals"),
     ({"amount": ""}, "amount: required for an issue or a redemption"),
     ({"recipient": RECIPIENT.lower()}, "is not checksummed (EIP-55)"),
     ({"amount": "999999999999"}, "exceeds the headroom"),
