@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -66,6 +66,21 @@ class VaultAdmin(admin.ModelAdmin):
         services.vault_save(vault=obj, actor=actor(request))
 
 
+def _bars_summary(deposit: Deposit) -> str:
+    totals = deposit.bars.aggregate(count=Count("pk"), fine=Sum("fine_oz"))
+    return f"{totals['count']} bars, {totals['fine'] or 0:,} fine troy oz"
+
+
+def _verify_consequence(deposit: Deposit) -> str:
+    return (f"Verify the weights of deposit {deposit.reference}: its {_bars_summary(deposit)} are recorded as "
+            f"checked against the vault's receipt; an accepted audit covering them then lets them back tokens.")
+
+
+def _accept_consequence(audit: Audit) -> str:
+    return (f"Accept the audit of {audit.vault} as of {audit.as_of}: its {audit.counts.count()} counted bars become "
+            f"audited, and the deposits they fully cover may back tokens.")
+
+
 @admin.register(Deposit)
 class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin):
     list_display = ("reference", "depositor", "vault", "state", "bars_link", "created_at")
@@ -80,6 +95,17 @@ class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdm
         "reject": lambda r, o, d: services.deposit_reject(deposit_id=o.pk, reason=d["reason"], actor=actor(r)),
         "release": lambda r, o, d: services.deposit_release(deposit_id=o.pk, reason=d["reason"], actor=actor(r)),
     }
+    transition_labels = {"receive": "Record the vault's receipt", "verify": "Verify weights",
+                         "reject": "Reject deposit", "release": "Release from custody"}
+    confirmations = {
+        "verify": _verify_consequence,
+        "reject": lambda o: f"Reject deposit {o.reference}: its {_bars_summary(o)} will never back tokens.",
+        "release": lambda o: f"Release deposit {o.reference} from custody: its {_bars_summary(o)} stop backing "
+                             f"tokens at once.",
+    }
+
+    def object_name(self, obj: Any) -> str:
+        return f"Deposit {obj.reference}"
 
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -136,6 +162,11 @@ class AuditAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin
         "accept": lambda r, o, d: services.audit_accept(audit_id=o.pk, actor=actor(r)),
         "dispute": lambda r, o, d: services.audit_dispute(audit_id=o.pk, reason=d["reason"], actor=actor(r)),
     }
+    transition_labels = {"start_fieldwork": "Start counting", "accept": "Accept audit", "dispute": "Dispute audit"}
+    confirmations = {"accept": _accept_consequence}
+
+    def object_name(self, obj: Any) -> str:
+        return f"Audit {obj.pk} of {obj.vault} as of {obj.as_of}"
 
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None:

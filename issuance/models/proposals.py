@@ -14,9 +14,9 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
 class ProposalState(models.TextChoices):
-    DRAFT = "draft"
-    PROPOSED = "proposed"  # handed to the multisig: see the transaction's state
-    CANCELLED = "cancelled"
+    DRAFT = "draft", "Draft"
+    PROPOSED = "proposed", "Proposed to the owners"  # handed to the multisig: see the transaction's state
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class OwnerProposal(ConcurrentTransitionMixin, models.Model):

@@ -70,8 +70,16 @@ def test_the_custodians_button_runs_the_service_with_the_uploaded_receipt(client
     entry = JournalEntry.objects.get(action="issuance.deposit.receive")
     assert entry.actor == people[Role.CUSTODIAN] and entry.origin_ip == "127.0.0.1"
 
-    # Verify is a plain button on the change form.
-    client.post(f"/admin/issuance/deposit/{deposit.pk}/change/", {"_fsm_transition_to": "verify"})
+    # Verify is a button on the change form that leads to a confirmation page; only that page's POST verifies.
+    response = client.post(f"/admin/issuance/deposit/{deposit.pk}/change/", {"_fsm_transition_to": "verify"})
+    confirm = f"/admin/issuance/deposit/{deposit.pk}/transition/verify/"
+    assert response["Location"] == confirm
+    page = client.get(confirm).content.decode()
+    assert "Verify the weights of deposit ADM-1: its 2 bars, 801.009 fine troy oz are recorded" in page
+    deposit.refresh_from_db()
+    assert deposit.state == DepositState.RECEIVED
+    response = client.post(confirm, {"confirmed": "True"}, follow=True)
+    assert "Deposit ADM-1: done (verify weights)." in response.content.decode()
     deposit.refresh_from_db()
     assert deposit.state == DepositState.VERIFIED
 
