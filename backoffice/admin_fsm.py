@@ -163,7 +163,8 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
             raise http.Http404
         transition = self._get_fsm_transition_by_name(obj=obj, transition_name=transition_name)
         if not transition.has_perm(obj, user=request.user):
-            raise PermissionDenied
+            raise PermissionDenied(f"Your role may not take the step '{self.get_fsm_label(transition)}' on "
+                                   f"{self.object_name(obj)}; nothing was changed.")
         form_class = self.get_fsm_transition_form(transition)
         confirmation = self.confirmations.get(transition_name)
         if form_class is None and confirmation is not None:

@@ -201,7 +201,7 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
     def evidence_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
-            raise PermissionDenied
+            raise PermissionDenied("Only compliance officers may add evidence to a case; nothing was stored.")
         case = get_object_or_404(Case, pk=pk)
         form = EvidenceForm(data=request.POST or None, files=request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -220,7 +220,7 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
     def propose_view(self, request: http.HttpRequest, pk: int, action: str) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
-            raise PermissionDenied
+            raise PermissionDenied("Only compliance officers may propose an action on a case; nothing was stored.")
         chosen = action_find(action, role=MultisigRole.COMPLIANCE)
         if not isinstance(chosen, ComplianceProposalAction):
             raise http.Http404

@@ -260,7 +260,7 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalEx
         """Cancel a proposed proposal: its multisig transaction is withdrawn (its FSM has no button for it)."""
         proposal = get_object_or_404(OwnerProposal.objects.select_related("transaction"), pk=pk)
         if not request.user.has_perm(PROPOSE_PERMISSION):
-            raise PermissionDenied
+            raise PermissionDenied(f"Only operators may cancel {proposal.reference}; nothing was changed.")
         form = ReasonForm(data=request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
