@@ -255,7 +255,8 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
 @admin.register(ComplianceProposal)
 class ComplianceProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalExportAdminMixin, ReadOnlyAdmin):
-    list_display = ("reference_display", "action", "address", "case_link", "status_display", "signatures", "signing_link",
+    list_display = ("reference_display", "action", "address", "case_link", "status_display", "signatures",
+                    "signing_link",
                     "created_by", "created_at")
     list_filter = ("action", "transaction__state")
     search_fields = ("address", "transaction__safe_tx_hash", "case__reference")

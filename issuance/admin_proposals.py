@@ -170,7 +170,8 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalEx
 
     def export_values(self, obj: OwnerProposal) -> list[Any]:
         backing = "; ".join(f"{b.deposit.reference}={tokens_format(int(b.amount))}" for b in obj.backings.all())
-        return [obj.reference, obj.kind, tokens_format(int(obj.amount)) if obj.amount is not None else "", obj.recipient,
+        return [obj.reference, obj.kind, tokens_format(int(obj.amount)) if obj.amount is not None else "",
+                obj.recipient,
                 obj.fee_basis_points if obj.fee_basis_points is not None else "", obj.redemption_reference,
                 backing, obj.state, obj.memo, obj.created_by.get_username(), obj.created_at.isoformat(),
                 obj.cancel_reason]

@@ -95,7 +95,8 @@ class ProposalExportAdminMixin(admin.ModelAdmin):
             return HttpResponse(f"Refused, nothing exported: bad filter ({exc})", status=400,
                                 content_type="text/plain; charset=utf-8")
         meta = self.model._meta
-        journal_export_record(actor=request.user, what=meta.label_lower, filters={k: str(v) for k, v in request.GET.items()})
+        journal_export_record(actor=request.user, what=meta.label_lower,
+                              filters={k: str(v) for k, v in request.GET.items()})
         return csv_response(filename=f"{meta.model_name}s-{timezone.now():%Y%m%dT%H%M%SZ}.csv",
                             header=[*self.export_columns, *SIGNATURE_COLUMNS], rows=self._export_rows(queryset))
 

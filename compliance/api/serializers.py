@@ -71,7 +71,8 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "reference", "status_label", "url", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
+        fields = ["id", "reference", "status_label", "url", "nonce", "safe_address", "safe_tx_hash", "threshold",
+                  "signatures_count", "signed_by",
                   "signing_url", "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
 
@@ -110,7 +111,8 @@ class ComplianceProposalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ComplianceProposal
-        fields = ["id", "reference", "case", "action", "address", "status", "status_label", "balance_confirmed", "balance_confirmed_tokens",
+        fields = ["id", "reference", "case", "action", "address", "status", "status_label",
+                  "balance_confirmed", "balance_confirmed_tokens",
                   "transaction", "created_by", "created_at"]
         read_only_fields = fields
 

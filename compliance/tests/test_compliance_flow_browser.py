@@ -233,7 +233,8 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
 
         page.goto(f"{base}/admin/compliance/case/{case.pk}/change/")
         expect(page.locator("tr.proposal-row")).to_have_count(3)
-        expect(page.locator("tr.proposal-row .proposal-status")).to_have_text([re.compile(r"^Executed in block \d+$")] * 3)
+        executed = re.compile(r"^Executed in block \d+$")
+        expect(page.locator("tr.proposal-row .proposal-status")).to_have_text([executed] * 3)
         expect(page.locator("tr.proposal-row .burn-amount")).to_have_text("750.000000")
         page.screenshot(path=tmp_path / "6-case-done.png", full_page=True)
     finally:

@@ -92,7 +92,8 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "reference", "status_label", "url", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
+        fields = ["id", "reference", "status_label", "url", "nonce", "safe_address", "safe_tx_hash",
+                  "status", "function", "decoded", "proposal",
                   "replaces", "threshold", "confirmations_count", "signatures", "confirmations", "created_at",
                   "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
@@ -153,8 +154,9 @@ class ProposalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OwnerProposal
-        fields = ["id", "reference", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points", "redemption_reference",
-                  "arguments", "memo", "backings", "status", "status_label", "created_by", "created_at", "cancel_reason", "transaction",
+        fields = ["id", "reference", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points",
+                  "redemption_reference", "arguments", "memo", "backings", "status", "status_label", "created_by",
+                  "created_at", "cancel_reason", "transaction",
                   "rejection"]
         read_only_fields = fields
 

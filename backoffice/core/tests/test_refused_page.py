@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def deposit(roles):
-    return deposit_make(operator=user_with_role(Role.OPERATOR, username="op"), vault=VaultFactory(name="Zurich"), csv=bar_csv([("A1", "400.000", "999.9", "")]),
+    return deposit_make(operator=user_with_role(Role.OPERATOR, username="op"), vault=VaultFactory(name="Zurich"),
+                        csv=bar_csv([("A1", "400.000", "999.9", "")]),
                         reference="REF-1")
 
 
