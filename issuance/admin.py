@@ -23,6 +23,7 @@ from backoffice.core.files import UploadField
 from backoffice.multisig.admin import ReadOnlyAdmin
 
 from . import services
+from .barlist import bar_list_template_csv
 from .models import (
     Audit,
     AuditState,
@@ -51,8 +52,20 @@ class ReportForm(forms.Form):
 
 
 class BarListForm(forms.Form):
-    file = UploadField(kind=BAR_LIST, help_text="CSV with the LBMA columns: Bar Number, Refiner, Year of Manufacture, "
-                                     "Gross Weight, Fineness, Fine Weight (optional). All rows or none are saved.")
+    file = UploadField(kind=BAR_LIST, help_text="CSV (cells separated by commas, semicolons or tabs) with the LBMA "
+                                     "columns: Bar Number, Refiner, Year of Manufacture, Gross Weight (troy oz), "
+                                     "Fineness (parts per thousand), Fine Weight (troy oz, optional). All rows or "
+                                     "none are saved.")
+
+    def __init__(self, *args: Any, existing: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if existing:
+            # Re-uploading replaces what is recorded: said, and ticked, before anything is replaced.
+            self.fields["replace"] = forms.BooleanField(
+                required=True, label=f"Replace the {existing} bars already recorded",
+                help_text="The new list replaces them whole once it is imported; if it has an error, nothing changes.",
+                error_messages={"required": f"{existing} bars are already recorded: tick 'Replace the {existing} "
+                                            f"bars already recorded' to replace them. Nothing was changed."})
 
 
 @admin.register(Vault)
@@ -143,8 +156,17 @@ class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdm
         obj.pk = created.pk
 
     def get_urls(self) -> list[Any]:
-        return [path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="issuance_deposit_upload"),
+        # Staff only, like the uploads it is for: custodians and auditors fill it in, and here it sits beside them.
+        template = path("bar-list-template.csv", self.admin_site.admin_view(self.bar_list_template_view),
+                        name="issuance_bar_list_template")
+        return [template,
+                path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="issuance_deposit_upload"),
                 *super().get_urls()]
+
+    def bar_list_template_view(self, request: http.HttpRequest) -> http.HttpResponse:
+        response = http.HttpResponse(bar_list_template_csv(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="bar-list-template.csv"'
+        return response
 
     def upload_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
         return bar_list_upload(self, request, kind=ImportKind.DEPOSIT_BARS, target=get_object_or_404(Deposit, pk=pk))
@@ -263,19 +285,24 @@ class AuditAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin
 
 def bar_list_upload(model_admin: admin.ModelAdmin[Any], request: http.HttpRequest, *, kind: str,
                     target: Deposit | Audit) -> http.HttpResponse:
-    """Upload a bar list; a worker imports it and the job page shows its progress."""
-    form = BarListForm(data=request.POST or None, files=request.FILES or None)
+    """Upload a bar list; a worker imports it and the job page shows its progress. A target that already has
+    bars (or counts) needs the "replace" box ticked: the list replaces them."""
+    existing = target.bars.count() if isinstance(target, Deposit) else target.counts.count()
+    form = BarListForm(data=request.POST or None, files=request.FILES or None, existing=existing)
     if request.method == "POST" and form.is_valid():
         try:
             job = services.bar_list_import_start(kind=kind, target_id=target.pk, upload=form.cleaned_data["file"],
-                                                 actor=actor(request))
+                                                 actor=actor(request), replace=form.cleaned_data.get("replace", False))
         except (services.TransitionRefused, ValueError) as exc:
             model_admin.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
         else:
             return redirect("admin:issuance_barlistimport_change", object_id=job.pk)
+    note = format_html('Start from the <a id="bar-list-template" href="{}">bar-list template (CSV)</a>: its columns, '
+                       "their units (troy ounces; fineness in parts per thousand) and an example row to replace.",
+                       reverse("admin:issuance_bar_list_template"))
     return render(request, "admin/fsm_transition_form.html", {
         **model_admin.admin_site.each_context(request), "opts": target._meta, "original": target,
-        "transition": {"label": "Upload bar list"}, "transition_form": form})
+        "transition": {"label": "Upload bar list"}, "transition_form": form, "extra_note": note})
 
 
 def _when(moment: Any) -> str:
@@ -287,8 +314,8 @@ class BarListImportAdmin(FileDownloadAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "kind", "deposit", "audit", "state", "progress", "bars_saved", "created_by", "created_at")
     list_select_related = ("deposit", "audit__vault", "created_by")
     list_filter = ("state", "kind")
-    fields = ("kind", "deposit", "audit", "file_link", "sha256", "state", "status", "progress", "attempts",
-              "bars_saved", "error_list", "created_by", "created_at", "finished_at")
+    fields = ("kind", "deposit", "audit", "file_link", "sha256", "replace_existing", "state", "status", "progress",
+              "attempts", "bars_saved", "error_list", "created_by", "created_at", "finished_at")
     readonly_fields = fields
     change_form_template = "admin/issuance/barlistimport/change_form.html"
     file_fields = {"file": "file_name"}
