@@ -36,7 +36,8 @@ def test_a_list_separated_otherwise_is_refused_saying_so_and_a_semicolon_list_ke
         "row 1: the header 'Bar Number|Refiner|Year of Manufacture|Gross Weight|Fineness|Fine Weight' is not "
         "separated by commas, semicolons or tabs; save the list as CSV, or start from the bar-list template"]
     # A European spreadsheet: semicolons, and decimal commas, which are refused row by row.
-    text = "Bar Number;Refiner;Year of Manufacture;Gross Weight;Fineness\nE1;Argor;2024;400,5;999.9\nE2;Argor;2024;x;9\n"
+    text = ("Bar Number;Refiner;Year of Manufacture;Gross Weight;Fineness\n"
+            "E1;Argor;2024;400,5;999.9\nE2;Argor;2024;x;9\n")
     with pytest.raises(BarListInvalid) as refused:
         bar_rows_parse(text)
     assert refused.value.errors[0].startswith("row 2: gross weight '400,5' has a comma")
