@@ -171,7 +171,8 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
             form_class = ConfirmForm
         if form_class is None:
             return http.HttpResponseBadRequest(f"{transition_name} takes no form")
-        form = form_class(data=request.POST or None, files=request.FILES or None)
+        posted = request.method == "POST"
+        form = form_class(data=request.POST if posted else None, files=request.FILES if posted else None)
         if request.method == "POST" and form.is_valid() and self._apply_fsm_transition(
             obj=obj, transition_name=transition_name, request=request, kwargs=form.cleaned_data
         ):
