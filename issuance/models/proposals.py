@@ -93,4 +93,4 @@ class ProposalBacking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.deposit} backs {self.amount} of proposal {self.proposal_id}"
+        return f"{self.deposit} backs {self.amount} of ISS-{self.proposal_id:04d}"

@@ -158,7 +158,7 @@ def test_manager_charts_draw_the_issue_per_month_and_its_approval_latency(issued
     assert 'id="charts-link"' in _page("manager").get("/admin/").content.decode()
     html = _page("manager").get("/manager/charts/").content.decode()
     assert '<svg id="flows-chart"' in html and f"<title>{month} Issued (USDKG): 5 USDKG</title>" in html
-    assert '<svg id="latency-chart"' in html and f"<title>#{proposal.pk} Proposed to executed (hours):" in html
+    assert '<svg id="latency-chart"' in html and f"<title>{proposal.reference} Proposed to executed (hours):" in html
     assert "cdn" not in html.lower() and "<script src=\"http" not in html
 
 
