@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms, http
 from django.conf import settings
@@ -287,7 +287,8 @@ def bar_list_upload(model_admin: admin.ModelAdmin[Any], request: http.HttpReques
                     target: Deposit | Audit) -> http.HttpResponse:
     """Upload a bar list; a worker imports it and the job page shows its progress. A target that already has
     bars (or counts) needs the "replace" box ticked: the list replaces them."""
-    existing = target.bars.count() if isinstance(target, Deposit) else target.counts.count()
+    # Deposit.bars, Audit.counts: what the new list would replace.
+    existing = (target.counts if isinstance(target, Audit) else cast(Deposit, target).bars).count()
     form = BarListForm(data=request.POST or None, files=request.FILES or None, existing=existing)
     if request.method == "POST" and form.is_valid():
         try:
