@@ -80,7 +80,11 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
         return list(tx.confirmations.all())  # prefetched by the view: no query per row
 
     def get_reference(self, tx: MultisigTransaction) -> str:
-        return str(tx.reference)
+        # Always a proposal's own transaction here, reached from the proposal: no query per row.
+        try:
+            return str(tx.compliance_proposal.reference)
+        except ComplianceProposal.DoesNotExist:
+            return str(tx.reference)
 
     def get_signatures_count(self, tx: MultisigTransaction) -> int:
         return len(self._confirmations(tx))

@@ -102,6 +102,13 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
         return transaction_api_url(tx.pk)
 
     def get_reference(self, tx: MultisigTransaction) -> str:
+        # A proposal's transaction knows its proposal without a query (it was reached from it, or
+        # fetched with it); a rejection or a bare transaction asks the model.
+        if tx.replaces_id is None:
+            try:
+                return str(tx.owner_proposal.reference)
+            except OwnerProposal.DoesNotExist:
+                pass
         return str(tx.reference)
 
     def get_function(self, tx: MultisigTransaction) -> str:
