@@ -3,6 +3,9 @@
 django-fsm-2's admin integration draws one button per transition the user may take; here each
 button (and each transition form, uploads included) calls the service registered for it, so the
 row lock, the checks and the journal entry are the same as through the API.
+
+Buttons are verbs ("Verify weights", "Accept audit"); a transition that cannot be undone first shows
+a page saying what will happen (`confirmations`), and runs only when that page is posted.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Kept in the journal.")
 
 
+class ConfirmForm(forms.Form):
+    """The confirmation page's form: posting it (and only that) takes the transition."""
+
+    confirmed = forms.BooleanField(widget=forms.HiddenInput, initial=True,
+                                   error_messages={"required": "Not confirmed: nothing was done."})
+
+
 class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/service_fsm_change_form.html"
     fsm_fields = ["state"]
     transition_services: dict[str, TransitionService] = {}
     refusals: tuple[type[Exception], ...] = (TransitionRefused, ValueError)
@@ -42,6 +53,22 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
     add_form: Any = None
     change_fields: list[str] = []
     add_permission: str = ""
+    # Button labels (verbs) by transition name, and the transitions that cannot be undone: for each, the
+    # sentence the confirmation page shows (what will happen to which object).
+    transition_labels: dict[str, str] = {}
+    confirmations: dict[str, Callable[[Any], str]] = {}
+
+    @staticmethod
+    def get_fsm_block_label(fsm_field_name: str) -> str:
+        return "Next steps"
+
+    def get_fsm_label(self, transition: Any) -> str:
+        name = transition.name
+        return self.transition_labels.get(name) or name.replace("_", " ").capitalize()
+
+    def object_name(self, obj: Any) -> str:
+        """How messages and titles name the object (its public reference where it has one)."""
+        return str(obj)
 
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None and self.add_form is not None:
@@ -111,11 +138,22 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
         except self.refusals as exc:
             self.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
             return False
-        self.message_user(request, f"Done: {self.get_fsm_label_by_name(transition_name)}.", level=messages.SUCCESS)
+        self.message_user(request, f"{self.object_name(obj)}: {self.get_fsm_label_by_name(transition_name)}.",
+                          level=messages.SUCCESS)
         return True
 
     def get_fsm_label_by_name(self, name: str) -> str:
-        return name.replace("_", " ")
+        """What the success message says was done."""
+        return f"done ({self.transition_labels.get(name, name.replace('_', ' ')).lower()})"
+
+    def response_change(self, request: http.HttpRequest, obj: Any) -> http.HttpResponse:
+        # An irreversible button leads to its confirmation page; it never acts from the change form.
+        name = request.POST.get(self.fsm_post_param)
+        if name in self.confirmations:
+            meta = self.model._meta
+            return redirect(f"admin:{meta.app_label}_{meta.model_name}_transition", object_id=obj.pk,
+                            transition_name=name)
+        return super().response_change(request, obj)
 
     def fsm_transition_view(self, request: http.HttpRequest, object_id: str, transition_name: str,
                             **kwargs: Any) -> http.HttpResponse:
@@ -125,18 +163,25 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
             raise http.Http404
         transition = self._get_fsm_transition_by_name(obj=obj, transition_name=transition_name)
         if not transition.has_perm(obj, user=request.user):
-            raise PermissionDenied
+            raise PermissionDenied(f"Your role may not take the step '{self.get_fsm_label(transition)}' on "
+                                   f"{self.object_name(obj)}; nothing was changed.")
         form_class = self.get_fsm_transition_form(transition)
+        confirmation = self.confirmations.get(transition_name)
+        if form_class is None and confirmation is not None:
+            form_class = ConfirmForm
         if form_class is None:
             return http.HttpResponseBadRequest(f"{transition_name} takes no form")
-        form = form_class(data=request.POST or None, files=request.FILES or None)
+        posted = request.method == "POST"
+        form = form_class(data=request.POST if posted else None, files=request.FILES if posted else None)
         if request.method == "POST" and form.is_valid() and self._apply_fsm_transition(
             obj=obj, transition_name=transition_name, request=request, kwargs=form.cleaned_data
         ):
             meta = self.model._meta
             return redirect(f"admin:{meta.app_label}_{meta.model_name}_change", object_id=obj.pk)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "original": obj,
+                   "title": f"{self.get_fsm_label(transition)}: {self.object_name(obj)}",
                    "transition": {"name": transition_name, "label": self.get_fsm_label(transition),
                                   "help_text": self.get_help_text(transition)},
+                   "confirmation": confirmation(obj) if confirmation is not None else "",
                    "transition_form": form}
         return render(request, "admin/fsm_transition_form.html", context)

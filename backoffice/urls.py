@@ -9,6 +9,9 @@ admin.site.site_header = "USDKG back-office"
 admin.site.site_title = "USDKG back-office"
 admin.site.index_title = "Home"
 
+# A refusal says why and links back, with DEBUG on or off.
+handler403 = "backoffice.core.views_errors.permission_denied"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/multisig/", include("backoffice.multisig.api_transactions")),

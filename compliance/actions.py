@@ -69,8 +69,8 @@ class ComplianceProposalAction(ProposalAction):
             url = reverse("admin:compliance_case_change", args=[proposal.case_id])
         except NoReverseMatch:
             url = ""
-        return ProposalRecord(kind="compliance_proposal", id=proposal.pk, label=f"Case #{proposal.case_id}", url=url,
-                              case=proposal.case_id)
+        return ProposalRecord(kind="compliance_proposal", id=proposal.pk,
+                              label=f"{proposal.reference} (case {proposal.case_id})", url=url, case=proposal.case_id)
 
     def withdrawn(self, *, transaction: MultisigTransaction, reason: str, actor: User | None, how: str,
                   rejection: MultisigTransaction | None) -> None:

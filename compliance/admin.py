@@ -26,7 +26,7 @@ from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadField
 from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.actions import action_find, actions_of
-from backoffice.multisig.admin import ProposalExportAdminMixin, ReadOnlyAdmin
+from backoffice.multisig.admin import ProposalExportAdminMixin, ReadOnlyAdmin, ReferenceAdminMixin
 from backoffice.multisig.models import Confirmation, MultisigRole
 
 from . import services
@@ -122,12 +122,20 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
         "close": lambda r, o, d: services.case_close(client=chain_client(), case_id=o.pk, reason=d["reason"],
                                                  actor=actor(r)),
     }
+    transition_labels = {"close": "Close case"}
+    confirmations = {
+        "close": lambda o: f"Close case {o.pk} about {o.address}: no proposal can be made on it any more, and its "
+                           f"proposals not yet sent are withdrawn.",
+    }
     add_form, add_permission = CaseOpenForm, ACT
     change_fields = ["address", "category", "reference", "description", "state", "opened_by", "opened_at",
                      "closed_reason"]
 
+    def object_name(self, obj: Any) -> str:
+        return f"Case {obj.pk}"
+
     def get_fsm_label_by_name(self, name: str) -> str:
-        return {"close": "case closed"}.get(name, name)
+        return {"close": "closed"}.get(name, name)
 
     def get_help_text(self, transition: Any) -> str:
         return {"close": "Close the case, with a reason kept in the journal. Its open proposals are withdrawn "
@@ -193,7 +201,7 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
     def evidence_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
-            raise PermissionDenied
+            raise PermissionDenied("Only compliance officers may add evidence to a case; nothing was stored.")
         case = get_object_or_404(Case, pk=pk)
         form = EvidenceForm(data=request.POST or None, files=request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -212,7 +220,7 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
     def propose_view(self, request: http.HttpRequest, pk: int, action: str) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
-            raise PermissionDenied
+            raise PermissionDenied("Only compliance officers may propose an action on a case; nothing was stored.")
         chosen = action_find(action, role=MultisigRole.COMPLIANCE)
         if not isinstance(chosen, ComplianceProposalAction):
             raise http.Http404
@@ -227,8 +235,8 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
                 form.add_error(field if field in form.fields else None, f"Refused, nothing stored: {exc}")
             else:
                 self.message_user(request, format_html(
-                    'Proposed: {} {}. All five officers sign it on its <a href="{}">signing page</a>.',
-                    proposal.action_label, proposal.address, signing_url(proposal.transaction_id)),
+                    '{} proposed: {} {}. All five officers sign it on its <a href="{}">signing page</a>.',
+                    proposal.reference, proposal.action_label, proposal.address, signing_url(proposal.transaction_id)),
                     level=messages.SUCCESS)
                 return redirect("admin:compliance_case_change", object_id=case.pk)
         balance, balance_error = None, ""
@@ -246,8 +254,9 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
 
 
 @admin.register(ComplianceProposal)
-class ComplianceProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, ReadOnlyAdmin):
-    list_display = ("id", "action", "address", "case_link", "status_display", "signatures", "signing_link",
+class ComplianceProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalExportAdminMixin, ReadOnlyAdmin):
+    list_display = ("reference_display", "action", "address", "case_link", "status_display", "signatures",
+                    "signing_link",
                     "created_by", "created_at")
     list_filter = ("action", "transaction__state")
     search_fields = ("address", "transaction__safe_tx_hash", "case__reference")
@@ -264,7 +273,7 @@ class ComplianceProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, 
 
     def export_values(self, obj: ComplianceProposal) -> list[Any]:
         balance = tokens_format(int(obj.balance_confirmed)) if obj.balance_confirmed is not None else ""
-        return [obj.pk, obj.action, obj.address, obj.case_id, obj.case.reference, balance, obj.status,
+        return [obj.reference, obj.action, obj.address, obj.case_id, obj.case.reference, balance, obj.status,
                 obj.created_by.get_username(), obj.created_at.isoformat()]
 
     @admin.display(description="case")
@@ -274,7 +283,7 @@ class ComplianceProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, 
 
     @admin.display(description="status", ordering="transaction__state")
     def status_display(self, obj: ComplianceProposal) -> str:
-        return obj.status
+        return obj.status_label
 
     @admin.display(description="signatures")
     def signatures(self, obj: ComplianceProposal) -> str:

@@ -115,7 +115,8 @@ def case_close(*, client: ChainClient, case_id: int, reason: str, actor: User) -
         if sending:
             raise TransitionRefused(
                 "the case cannot be closed while a proposal of it is being sent: "
-                + ", ".join(f"{p.action} (transaction #{p.transaction.nonce}, {p.transaction.state})" for p in sending)
+                + ", ".join(f"{p.reference} {p.action} (nonce {p.transaction.nonce}, {p.transaction.status_label})"
+                            for p in sending)
                 + "; it may already be on chain. Close the case once it is executed or failed.")
         case = transition_apply(model=Case, pk=case_id, transition="close", actor=actor, reason=reason,
                                 params={"reason": reason})

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms, http
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -23,6 +23,7 @@ from backoffice.core.files import UploadField
 from backoffice.multisig.admin import ReadOnlyAdmin
 
 from . import services
+from .barlist import bar_list_template_csv
 from .models import (
     Audit,
     AuditState,
@@ -51,8 +52,20 @@ class ReportForm(forms.Form):
 
 
 class BarListForm(forms.Form):
-    file = UploadField(kind=BAR_LIST, help_text="CSV with the LBMA columns: Bar Number, Refiner, Year of Manufacture, "
-                                     "Gross Weight, Fineness, Fine Weight (optional). All rows or none are saved.")
+    file = UploadField(kind=BAR_LIST, help_text="CSV (cells separated by commas, semicolons or tabs) with the LBMA "
+                                     "columns: Bar Number, Refiner, Year of Manufacture, Gross Weight (troy oz), "
+                                     "Fineness (parts per thousand), Fine Weight (troy oz, optional). All rows or "
+                                     "none are saved.")
+
+    def __init__(self, *args: Any, existing: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if existing:
+            # Re-uploading replaces what is recorded: said, and ticked, before anything is replaced.
+            self.fields["replace"] = forms.BooleanField(
+                required=True, label=f"Replace the {existing} bars already recorded",
+                help_text="The new list replaces them whole once it is imported; if it has an error, nothing changes.",
+                error_messages={"required": f"{existing} bars are already recorded: tick 'Replace the {existing} "
+                                            f"bars already recorded' to replace them. Nothing was changed."})
 
 
 @admin.register(Vault)
@@ -64,6 +77,21 @@ class VaultAdmin(admin.ModelAdmin):
 
     def save_model(self, request: http.HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.vault_save(vault=obj, actor=actor(request))
+
+
+def _bars_summary(deposit: Deposit) -> str:
+    totals = deposit.bars.aggregate(count=Count("pk"), fine=Sum("fine_oz"))
+    return f"{totals['count']} bars, {totals['fine'] or 0:,} fine troy oz"
+
+
+def _verify_consequence(deposit: Deposit) -> str:
+    return (f"Verify the weights of deposit {deposit.reference}: its {_bars_summary(deposit)} are recorded as "
+            f"checked against the vault's receipt; an accepted audit covering them then lets them back tokens.")
+
+
+def _accept_consequence(audit: Audit) -> str:
+    return (f"Accept the audit of {audit.vault} as of {audit.as_of}: its {audit.counts.count()} counted bars become "
+            f"audited, and the deposits they fully cover may back tokens.")
 
 
 @admin.register(Deposit)
@@ -80,6 +108,17 @@ class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdm
         "reject": lambda r, o, d: services.deposit_reject(deposit_id=o.pk, reason=d["reason"], actor=actor(r)),
         "release": lambda r, o, d: services.deposit_release(deposit_id=o.pk, reason=d["reason"], actor=actor(r)),
     }
+    transition_labels = {"receive": "Record the vault's receipt", "verify": "Verify weights",
+                         "reject": "Reject deposit", "release": "Release from custody"}
+    confirmations = {
+        "verify": _verify_consequence,
+        "reject": lambda o: f"Reject deposit {o.reference}: its {_bars_summary(o)} will never back tokens.",
+        "release": lambda o: f"Release deposit {o.reference} from custody: its {_bars_summary(o)} stop backing "
+                             f"tokens at once.",
+    }
+
+    def object_name(self, obj: Any) -> str:
+        return f"Deposit {obj.reference}"
 
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -117,8 +156,17 @@ class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdm
         obj.pk = created.pk
 
     def get_urls(self) -> list[Any]:
-        return [path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="issuance_deposit_upload"),
+        # Staff only, like the uploads it is for: custodians and auditors fill it in, and here it sits beside them.
+        template = path("bar-list-template.csv", self.admin_site.admin_view(self.bar_list_template_view),
+                        name="issuance_bar_list_template")
+        return [template,
+                path("<int:pk>/upload/", self.admin_site.admin_view(self.upload_view), name="issuance_deposit_upload"),
                 *super().get_urls()]
+
+    def bar_list_template_view(self, request: http.HttpRequest) -> http.HttpResponse:
+        response = http.HttpResponse(bar_list_template_csv(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="bar-list-template.csv"'
+        return response
 
     def upload_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
         return bar_list_upload(self, request, kind=ImportKind.DEPOSIT_BARS, target=get_object_or_404(Deposit, pk=pk))
@@ -136,6 +184,11 @@ class AuditAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin
         "accept": lambda r, o, d: services.audit_accept(audit_id=o.pk, actor=actor(r)),
         "dispute": lambda r, o, d: services.audit_dispute(audit_id=o.pk, reason=d["reason"], actor=actor(r)),
     }
+    transition_labels = {"start_fieldwork": "Start counting", "accept": "Accept audit", "dispute": "Dispute audit"}
+    confirmations = {"accept": _accept_consequence}
+
+    def object_name(self, obj: Any) -> str:
+        return f"Audit {obj.pk} of {obj.vault} as of {obj.as_of}"
 
     def get_fields(self, request: http.HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -232,19 +285,25 @@ class AuditAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin
 
 def bar_list_upload(model_admin: admin.ModelAdmin[Any], request: http.HttpRequest, *, kind: str,
                     target: Deposit | Audit) -> http.HttpResponse:
-    """Upload a bar list; a worker imports it and the job page shows its progress."""
-    form = BarListForm(data=request.POST or None, files=request.FILES or None)
+    """Upload a bar list; a worker imports it and the job page shows its progress. A target that already has
+    bars (or counts) needs the "replace" box ticked: the list replaces them."""
+    # Deposit.bars, Audit.counts: what the new list would replace.
+    existing = (target.counts if isinstance(target, Audit) else cast(Deposit, target).bars).count()
+    form = BarListForm(data=request.POST or None, files=request.FILES or None, existing=existing)
     if request.method == "POST" and form.is_valid():
         try:
             job = services.bar_list_import_start(kind=kind, target_id=target.pk, upload=form.cleaned_data["file"],
-                                                 actor=actor(request))
+                                                 actor=actor(request), replace=form.cleaned_data.get("replace", False))
         except (services.TransitionRefused, ValueError) as exc:
             model_admin.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
         else:
             return redirect("admin:issuance_barlistimport_change", object_id=job.pk)
+    note = format_html('Start from the <a id="bar-list-template" href="{}">bar-list template (CSV)</a>: its columns, '
+                       "their units (troy ounces; fineness in parts per thousand) and an example row to replace.",
+                       reverse("admin:issuance_bar_list_template"))
     return render(request, "admin/fsm_transition_form.html", {
         **model_admin.admin_site.each_context(request), "opts": target._meta, "original": target,
-        "transition": {"label": "Upload bar list"}, "transition_form": form})
+        "transition": {"label": "Upload bar list"}, "transition_form": form, "extra_note": note})
 
 
 def _when(moment: Any) -> str:
@@ -256,8 +315,8 @@ class BarListImportAdmin(FileDownloadAdminMixin, ReadOnlyAdmin):
     list_display = ("id", "kind", "deposit", "audit", "state", "progress", "bars_saved", "created_by", "created_at")
     list_select_related = ("deposit", "audit__vault", "created_by")
     list_filter = ("state", "kind")
-    fields = ("kind", "deposit", "audit", "file_link", "sha256", "state", "status", "progress", "attempts",
-              "bars_saved", "error_list", "created_by", "created_at", "finished_at")
+    fields = ("kind", "deposit", "audit", "file_link", "sha256", "replace_existing", "state", "status", "progress",
+              "attempts", "bars_saved", "error_list", "created_by", "created_at", "finished_at")
     readonly_fields = fields
     change_form_template = "admin/issuance/barlistimport/change_form.html"
     file_fields = {"file": "file_name"}

@@ -3,6 +3,8 @@
 Every write is one service call: `proposal_draft` (while the add form is validated, so a refusal is
 a form error and nothing is saved), `proposal_propose` (the "Propose to the owners" button) and
 `proposal_cancel` (a reason is required). The change page links to the multisig signing page.
+Proposing cannot be undone, so its button leads to a page saying what the owners will be asked;
+the add form's "Save and propose" drafts and proposes in one go (the draft stays if proposing is refused).
 """
 
 from __future__ import annotations
@@ -19,18 +21,44 @@ from django.utils.html import format_html, format_html_join
 
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.chain.selectors import deployment_get
 from backoffice.core.admin import TimelineLinkAdminMixin
 from backoffice.core.amounts import tokens_format
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
-from backoffice.multisig.actions import ActionField, actions_of
-from backoffice.multisig.admin import ProposalExportAdminMixin
+from backoffice.multisig.actions import ActionField, action_find, actions_of
+from backoffice.multisig.admin import ProposalExportAdminMixin, ReferenceAdminMixin
 from backoffice.multisig.models import UNSENT_STATES, MultisigRole, MultisigTransaction
 
 from .models import Deposit, DepositState, OwnerProposal, ProposalState
-from .services.proposals import deposit_backing_capacity, proposal_cancel, proposal_draft, proposal_propose
+from .services.proposals import (
+    deposit_backing_capacity,
+    proposal_call,
+    proposal_cancel,
+    proposal_draft,
+    proposal_propose,
+)
 
 PROPOSE_PERMISSION = "issuance.propose_ownerproposal"
+SAVE_AND_PROPOSE = "_saveandpropose"
+
+
+def propose_consequence(proposal: OwnerProposal) -> str:
+    """What proposing asks the owners, read from the call the proposal would make, e.g. "Propose ISS-0004 to
+    the owners: issue 1,000.000000 USDKG to 0x…; 3 of 7 owners must approve"."""
+    client = chain_client()
+    try:
+        _data, decoded = proposal_call(proposal, client)
+        safe = deployment_get().multisig(MultisigRole.ISSUANCE).address
+        owners = f"{client.safe_threshold(safe)} of {len(client.safe_owners(safe))} owners must approve"
+        what = str(decoded.get("description") or proposal.kind)
+    except (ChainError, ValueError) as exc:
+        action = action_find(proposal.kind)
+        what = str(action.label if action else proposal.kind)
+        owners = f"the owners must approve (the chain could not be read just now: {exc})"
+    what = what[:1].lower() + what[1:]
+    return (f"Propose {proposal.reference} to the owners: {what}; {owners}. Its nonce and transaction are then "
+            f"fixed: it can still be cancelled, but no longer changed.")
 
 
 class BackingDepositsField(forms.ModelMultipleChoiceField):
@@ -108,8 +136,9 @@ def _signing_url(tx: MultisigTransaction) -> str:
 
 
 @admin.register(OwnerProposal)
-class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, ServiceFSMAdmin):
-    list_display = ("id", "kind", "amount_tokens", "recipient", "status_display", "nonce", "created_by", "created_at")
+class OwnerProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalExportAdminMixin, ServiceFSMAdmin):
+    list_display = ("reference_display", "kind", "amount_tokens", "recipient", "status_display", "nonce", "created_by",
+                    "created_at")
     list_filter = ("kind", "state")
     search_fields = ("recipient", "memo", "transaction__safe_tx_hash")
     list_select_related = ("transaction", "created_by")
@@ -119,6 +148,11 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
         "propose": lambda r, o, d: proposal_propose(client=chain_client(), proposal_id=o.pk, actor=actor(r)),
         "cancel": lambda r, o, d: proposal_cancel(client=chain_client(), proposal_id=o.pk, reason=d["reason"],
                                                   actor=actor(r)),
+    }
+    transition_labels = {"propose": "Propose to the owners", "cancel": "Cancel proposal"}
+    confirmations = {
+        "propose": propose_consequence,
+        "cancel": lambda o: f"Cancel {o.reference}: the draft is kept in the journal but can never be proposed.",
     }
     add_permission = PROPOSE_PERMISSION
     change_fields = ["kind", "amount_tokens", "recipient", "backing", "fee_basis_points", "redemption_reference",
@@ -136,7 +170,8 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
 
     def export_values(self, obj: OwnerProposal) -> list[Any]:
         backing = "; ".join(f"{b.deposit.reference}={tokens_format(int(b.amount))}" for b in obj.backings.all())
-        return [obj.pk, obj.kind, tokens_format(int(obj.amount)) if obj.amount is not None else "", obj.recipient,
+        return [obj.reference, obj.kind, tokens_format(int(obj.amount)) if obj.amount is not None else "",
+                obj.recipient,
                 obj.fee_basis_points if obj.fee_basis_points is not None else "", obj.redemption_reference,
                 backing, obj.state, obj.memo, obj.created_by.get_username(), obj.created_at.isoformat(),
                 obj.cancel_reason]
@@ -144,8 +179,8 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
     def get_queryset(self, request: http.HttpRequest) -> QuerySet[Any]:
         return super().get_queryset(request).select_related("transaction", "created_by")
 
-    def get_fsm_label(self, transition: Any) -> str:
-        return {"propose": "Propose to the owners", "cancel": "Cancel"}.get(transition.name, transition.name)
+    def object_name(self, obj: Any) -> str:
+        return str(obj.reference)
 
     def get_fsm_label_by_name(self, name: str) -> str:
         return {"propose": "proposed to the owners", "cancel": "cancelled"}.get(name, name)
@@ -156,6 +191,28 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
     def save_related(self, request: http.HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         """The service wrote the backings with their amounts; the form's m2m would overwrite them."""
 
+    def add_view(self, request: http.HttpRequest, form_url: str = "",
+                 extra_context: dict[str, Any] | None = None) -> http.HttpResponse:
+        # A draft is only a step: "Save and propose" takes both (see response_add).
+        return super().add_view(request, form_url, {**(extra_context or {}), "show_save_and_propose": True,
+                                                    "show_save_and_add_another": False})
+
+    def response_add(self, request: http.HttpRequest, obj: Any, post_url_continue: str | None = None) -> Any:
+        if SAVE_AND_PROPOSE not in request.POST:
+            self.message_user(request, f"{obj.reference} saved as a draft; propose it to the owners from its page.",
+                              level=messages.SUCCESS)
+            return redirect("admin:issuance_ownerproposal_change", object_id=obj.pk)
+        try:
+            proposal_propose(client=chain_client(), proposal_id=obj.pk, actor=actor(request))
+        except self.refusals as exc:
+            self.message_user(request, f"{obj.reference} was saved as a draft but not proposed: {exc}",
+                              level=messages.ERROR)
+        else:
+            obj.refresh_from_db()
+            self.message_user(request, f"{obj.reference} drafted and proposed to the owners: {obj.status_label}.",
+                              level=messages.SUCCESS)
+        return redirect("admin:issuance_ownerproposal_change", object_id=obj.pk)
+
     # --- what the change page shows -----------------------------------------------------------
     @admin.display(description="amount (tokens)")
     def amount_tokens(self, obj: OwnerProposal) -> str:
@@ -163,7 +220,7 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
 
     @admin.display(description="status")
     def status_display(self, obj: OwnerProposal) -> str:
-        return obj.status
+        return obj.status_label
 
     @admin.display(description="nonce")
     def nonce(self, obj: OwnerProposal) -> str:
@@ -183,15 +240,15 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
         if tx is None:
             return "not proposed yet" if obj.state == ProposalState.DRAFT else "-"
         parts = [format_html(
-            '<a class="button" id="signing-page-link" href="{}">Signing page</a> nonce {}, {} of {} signatures, {}',
-            _signing_url(tx), tx.nonce, tx.confirmations.count(), tx.threshold, tx.state)]
+            '<a class="button" id="signing-page-link" href="{}">Signing page</a> nonce {}, {} of {} signatures: {}',
+            _signing_url(tx), tx.nonce, tx.confirmations.count(), tx.threshold, tx.status_label)]
         for rejection in tx.rejections.all():
             parts.append(format_html(' &middot; <a id="rejection-link" href="{}">rejection transaction</a> ({})',
-                                     _signing_url(rejection), rejection.state))
+                                     _signing_url(rejection), rejection.status_label))
         # A proposed transaction can still be withdrawn while it has not been handed to the relayer.
         if tx.state in UNSENT_STATES:
             url = reverse("admin:issuance_ownerproposal_withdraw", args=[obj.pk])
-            parts.append(format_html(' <a class="button" id="withdraw-proposal" href="{}">Cancel</a>', url))
+            parts.append(format_html(' <a class="button" id="withdraw-proposal" href="{}">Cancel proposal</a>', url))
         return format_html_join("", "{}", ((p,) for p in parts))
 
     # --- cancelling a proposal that the owners already have ----------------------------------
@@ -204,7 +261,7 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
         """Cancel a proposed proposal: its multisig transaction is withdrawn (its FSM has no button for it)."""
         proposal = get_object_or_404(OwnerProposal.objects.select_related("transaction"), pk=pk)
         if not request.user.has_perm(PROPOSE_PERMISSION):
-            raise PermissionDenied
+            raise PermissionDenied(f"Only operators may cancel {proposal.reference}; nothing was changed.")
         form = ReasonForm(data=request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -214,14 +271,20 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ProposalExportAdminMixin, Servi
                 self.message_user(request, f"Refused, nothing changed: {exc}", level=messages.ERROR)
             else:
                 if rejection is None:
-                    self.message_user(request, "Cancelled.", level=messages.SUCCESS)
+                    self.message_user(request, f"{proposal.reference} cancelled.", level=messages.SUCCESS)
                 else:
                     self.message_user(request, format_html(
-                        'Cancelled. The owners must sign a <a href="{}">rejection transaction</a> at nonce {} so '
-                        "the signatures already given can never be used.", _signing_url(rejection), rejection.nonce),
+                        '{} cancelled. The owners must sign a <a href="{}">rejection transaction</a> at nonce {} so '
+                        "the signatures already given can never be used.", proposal.reference, _signing_url(rejection),
+                        rejection.nonce),
                         level=messages.WARNING)
                 return redirect("admin:issuance_ownerproposal_change", object_id=proposal.pk)
         return render(request, "admin/fsm_transition_form.html", {
             **self.admin_site.each_context(request), "opts": OwnerProposal._meta, "original": proposal,
-            "transition": {"label": "Cancel", "help_text": "Withdraws the multisig transaction before it is sent."},
+            "title": f"Cancel proposal: {proposal.reference}",
+            "transition": {"label": "Cancel proposal",
+                           "help_text": "Withdraws the multisig transaction before it is sent."},
+            "confirmation": f"Cancel {proposal.reference}: its transaction at nonce "
+                            f"{proposal.transaction.nonce if proposal.transaction else '-'} is withdrawn; if owners "
+                            f"already signed it, they must sign a rejection at the same nonce.",
             "transition_form": form})

@@ -1,4 +1,9 @@
-"""Parsing LBMA-style bar lists (CSV): every row checked, every error reported with its row number."""
+"""Parsing LBMA-style bar lists (CSV): every row checked, every error reported with its row number.
+
+Cells may be separated by commas, semicolons (a spreadsheet set to a European locale) or tabs: the
+separator is the one that splits the header row into the known columns. A header split by none of them
+is refused saying so. `bar_list_template_csv` is the file people are given to fill in.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "serial": ("bar number", "serial", "serial number", "bar no"),
     "refiner": ("refiner", "brand", "refiner brand"),
     "year": ("year of manufacture", "year"),
-    "gross_oz": ("gross weight", "gross weight oz", "gross oz", "gross_oz"),
-    "fineness": ("assay", "fineness", "assay/fineness"),
-    "fine_oz": ("fine weight", "fine weight oz", "fine oz", "fine_oz"),
+    "gross_oz": ("gross weight", "gross weight oz", "gross oz", "gross_oz", "gross weight (troy oz)"),
+    "fineness": ("assay", "fineness", "assay/fineness", "fineness (parts per thousand)"),
+    "fine_oz": ("fine weight", "fine weight oz", "fine oz", "fine_oz", "fine weight (troy oz)"),
 }
+# The separators a bar list may use, as people name them.
+DELIMITERS = {",": "commas", ";": "semicolons", "\t": "tabs"}
+TEMPLATE_HEADER = ["Bar Number", "Refiner", "Year of Manufacture", "Gross Weight (troy oz)",
+                   "Fineness (parts per thousand)", "Fine Weight (troy oz)"]
+TEMPLATE_EXAMPLE = ["AB123456", "Valcambi SA", "2023", "400.125", "999.9", "400.084"]
 REQUIRED = ("serial", "refiner", "year", "gross_oz", "fineness")
 MAX_ROWS = 100_000
 MAX_GROSS_OZ = Decimal(1000)  # the largest bars are about 430 oz; more is a typo, not a bar
@@ -74,12 +84,37 @@ def _header_map(header: list[str]) -> tuple[dict[str, int], list[str]]:
     return found, missing
 
 
+def _delimiter_detect(content: str) -> str:
+    """The separator that splits the header row into the known columns; if none does, the one that splits
+    it most (its missing columns are then reported), and a header split by none of them is refused."""
+    first = next((line for line in content.splitlines() if line.strip()), "")
+    for delimiter in DELIMITERS:
+        if not _header_map(next(csv.reader([first], delimiter=delimiter), []))[1]:
+            return delimiter
+    counts = {d: first.count(d) for d in DELIMITERS}
+    if first.strip() and not any(counts.values()):
+        shown = first.strip()[:80]
+        raise BarListInvalid([f"row 1: the header '{shown}' is not separated by commas, semicolons or tabs; "
+                              f"save the list as CSV, or start from the bar-list template"])
+    return max(counts, key=lambda d: counts[d])
+
+
+def bar_list_template_csv() -> str:
+    """The file to fill in: the columns with their units, and one example bar (replace it with yours)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(TEMPLATE_HEADER)
+    writer.writerow(TEMPLATE_EXAMPLE)
+    return out.getvalue()
+
+
 def bar_rows_parse(
     content: bytes | str, *, progress: Callable[[int, int], None] | None = None
 ) -> list[BarRow]:
     """Every row of the file as a BarRow, or BarListInvalid naming every bad row.
 
-    Refuses: a NUL character in any cell, a missing column or field, a non-numeric or non-positive weight,
+    Refuses: a header separated by something else than commas, semicolons or tabs, a NUL character in any
+    cell, a missing column or field, a non-numeric or non-positive weight,
     a fineness outside (0, 1000], a fine weight above the gross weight, a year outside 1900..next year, a serial that
     repeats within the file. Row numbers count the header as row 1, like a spreadsheet.
     """
@@ -88,8 +123,9 @@ def bar_rows_parse(
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise BarListInvalid(["the file is not UTF-8 text (save it as CSV UTF-8)"]) from exc
+    delimiter = _delimiter_detect(content)
     try:
-        lines = list(csv.reader(io.StringIO(content)))
+        lines = list(csv.reader(io.StringIO(content), delimiter=delimiter))
     except csv.Error as exc:
         raise BarListInvalid([f"the file is not valid CSV: {exc}"]) from exc
     # PostgreSQL cannot store a NUL; a file with one is damaged or not a CSV export, whichever cell it is in.

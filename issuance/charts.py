@@ -54,7 +54,7 @@ def approval_latencies() -> tuple[list[str], list[Series]]:
                 .order_by("-transaction__executed_at")[:LATENCY_PROPOSALS])[::-1]
     hours = [Decimal((p.transaction.executed_at - p.transaction.created_at).total_seconds()) / 3600
              for p in rows]
-    return [f"#{p.pk}" for p in rows], [Series("Proposed to executed (hours)", "#1d5b25", hours)]
+    return [p.reference for p in rows], [Series("Proposed to executed (hours)", "#1d5b25", hours)]
 
 
 def _label(amount: Decimal) -> str:

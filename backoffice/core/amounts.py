@@ -1,8 +1,10 @@
 """Token amounts and other decimals: parsed from what people type, shown as people read them.
 
-One grammar for every typed decimal (token amounts, confirmations, the gold price): plain ("1234.5")
-or as this system shows it ("1,234.500000": groups of three digits separated by commas). Anything
-else is refused with a message that says what to type instead. Token amounts are integers underneath.
+One grammar for every typed decimal (token amounts, confirmations, the gold price): plain ("1234.5"),
+as this system shows it ("1,234.500000": groups of three digits separated by commas) or grouped with
+spaces as many people and spreadsheets write it ("1 234.5", also with a no-break or thin space). One
+number uses one kind of separator. Anything else is refused with a message that says what to type
+instead. Token amounts are integers underneath.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ TOKEN_UNIT = 10**TOKEN_DECIMALS
 UINT256_MAX = 2**256 - 1
 
 # ASCII digits only: "١٢٣" is a number to Decimal, but not one a reviewer could check by eye.
-_WHOLE = r"(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)"
+_WHOLE = r"(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?: [0-9]{3})+)"
 DISPLAYED_DECIMAL = re.compile(rf"[+-]?(?:{_WHOLE}(?:\.[0-9]*)?|\.[0-9]+)")
 _EXAMPLES = "e.g. 1234.5 or, as shown on the pages, 1,234.5"
+# Spaces people and spreadsheets put between groups of three digits: read as one plain space.
+_GROUP_SPACES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " "})
 _MAX_LENGTH = 120  # the largest token amount, shown with its separators, is 102 characters
 
 
@@ -57,22 +61,28 @@ def _shown(value: object) -> str:
 
 
 def _text_parse(raw: str, field: str) -> Decimal:
-    text = raw.strip()
+    text = raw.translate(_GROUP_SPACES).strip()
     if not text:
         raise DecimalInvalid(field, f"no number given; type one, {_EXAMPLES}")
     if len(text) > _MAX_LENGTH:
         raise DecimalInvalid(field, "too long to be a number")
     if DISPLAYED_DECIMAL.fullmatch(text):
-        return Decimal(text.replace(",", ""))
+        return Decimal(text.replace(",", "").replace(" ", ""))
     shown = _shown(text)
+    if " " in text:
+        if "," in text:
+            raise DecimalInvalid(field, f"'{shown}' mixes spaces and commas: group thousands with one of them, "
+                                        f"as in 1,234,567.5 or 1 234 567.5")
+        raise DecimalInvalid(field, f"'{shown}' is not a number: a space may only group thousands (three digits "
+                                    f"each, as in 1 234 567.5), never split the decimals")
     if "," in text:
         whole, point, decimals = text.partition(".")
         if "," in decimals or (not point and len(whole.rsplit(",", 1)[1]) != 3):
             # "1,5", "0,25", "1.234,5": the comma is meant as a decimal point.
             meant = text.replace(".", "").replace(",", ".")
             hint = f" ({meant})" if text.count(",") == 1 and DISPLAYED_DECIMAL.fullmatch(meant) else ""
-            raise DecimalInvalid(field, f"'{shown}': use a point for decimals{hint}, not a comma; a comma only "
-                                        f"separates thousands, as in 1,234.5")
+            raise DecimalInvalid(field, f"'{shown}': use a point for decimals{hint}, not a comma; '{shown}' is not "
+                                        f"a number: commas group thousands, as in 1,234.5")
         raise DecimalInvalid(field, f"'{shown}' has misplaced thousands separators: a comma goes between groups of "
                                     f"three digits, as in 12,345.5, or leave them out, 12345.5")
     if re.fullmatch(r"[+-]?[0-9.]*[0-9][eE][+-]?[0-9]+", text):
@@ -90,7 +100,8 @@ def amount_parse(value: object, *, field: str = "amount") -> int:
     if tokens <= 0:
         raise ValueError(f"{field}: must be above zero")
     if tokens.as_tuple().exponent < -TOKEN_DECIMALS:  # type: ignore[operator]
-        raise ValueError(f"{field}: at most {TOKEN_DECIMALS} decimals (one base unit is 0.000001)")
+        raise ValueError(f"{field}: '{_shown(value)}' has more than {TOKEN_DECIMALS} decimals (at most "
+                         f"{TOKEN_DECIMALS} decimals: one base unit is 0.000001)")
     with localcontext() as ctx:
         ctx.prec = 120  # exact for every uint256 value: the default 28 digits would round
         base_units = int(tokens.scaleb(TOKEN_DECIMALS))

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 @extend_schema_field({"type": "string", "format": "decimal", "pattern": f"^{DISPLAYED_DECIMAL.pattern}$",
                       "example": "2345.67"})
 class DecimalStringField(serializers.Field):
-    """A decimal written as a JSON string, plain ("2345.67") or as the pages show it ("2,345.67").
+    """A decimal written as a JSON string, plain ("2345.67"), as the pages show it ("2,345.67") or grouped
+    with spaces ("2 345.67").
 
     A JSON number is refused even when it looks exact: by the time it reaches us the client may
     already have rounded it through a float. The grammar is `decimal_parse`'s, the same as the

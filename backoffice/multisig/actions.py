@@ -61,7 +61,7 @@ class ProposalRecord:
 
     kind: str  # e.g. "owner_proposal", "compliance_proposal"
     id: int
-    label: str  # for people: "Proposal #3", "Case #2"
+    label: str  # for people: "ISS-0003", "CMP-0002 (case 2)"
     url: str = ""  # the record's page, "" when there is none
     case: int | None = None  # the compliance case, when there is one
 

@@ -36,6 +36,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReferenceAdminMixin(admin.ModelAdmin):
+    """Proposals and transactions are named by their one public number (ISS-0003, CMP-0002, TX-0004): the
+    first column of the list (the link to the page), the page's title, and the state said in words."""
+
+    @admin.display(description="reference", ordering="pk")
+    def reference_display(self, obj: Any) -> str:
+        return str(obj.reference)
+
+    @admin.display(description="status")
+    def status_label_display(self, obj: Any) -> str:
+        return str(obj.status_label)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if obj is not None:
+            context.setdefault("title", str(obj.reference))
+            context.setdefault("subtitle", str(obj))
+        return super().change_view(request, object_id, form_url, context)
+
+
 class ProposalExportAdminMixin(admin.ModelAdmin):
     """"Export as CSV" on a proposal list: what the list shows with its current filters and search, each
     proposal with its multisig transaction and every approval or signature, streamed with no row limit
@@ -118,8 +140,9 @@ class ConfirmationInline(admin.TabularInline):
 
 
 @admin.register(MultisigTransaction)
-class MultisigTransactionAdmin(ReadOnlyAdmin):
-    list_display = ("id", "multisig", "nonce", "state", "safe_tx_hash", "relayer_tx_hash", "created_at")
+class MultisigTransactionAdmin(ReferenceAdminMixin, ReadOnlyAdmin):
+    list_display = ("reference_display", "multisig", "nonce", "status_label_display", "safe_tx_hash",
+                    "relayer_tx_hash", "created_at")
     list_filter = ("multisig", "state")
     search_fields = ("safe_tx_hash", "relayer_tx_hash", "to")
     inlines = [ConfirmationInline]
@@ -129,4 +152,8 @@ class MultisigTransactionAdmin(ReadOnlyAdmin):
         # Compliance transactions stay hidden from everyone but officers and managers.
         from .selectors import transactions_visible_to
 
-        return transactions_visible_to(request.user, super().get_queryset(request))
+        # The reference is the proposal's (whichever app's model carries the transaction, found through
+        # its one-to-one): fetched with the row, not once per row.
+        subjects = [r.get_accessor_name() or "" for r in MultisigTransaction._meta.related_objects if r.one_to_one]
+        queryset = super().get_queryset(request).select_related(*subjects, "replaces")
+        return transactions_visible_to(request.user, queryset.prefetch_related("confirmations"))

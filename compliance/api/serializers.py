@@ -60,6 +60,9 @@ class CaseEvidenceSerializer(serializers.ModelSerializer):
 class ComplianceTransactionSerializer(serializers.ModelSerializer):
     """The compliance multisig transaction behind a proposal; its state is the proposal's `status`."""
 
+    reference = serializers.SerializerMethodField(help_text="Its one public number: its proposal's, e.g. CMP-0002.")
+    status_label = serializers.CharField(read_only=True, help_text='Its state in words, e.g. "Awaiting 2 more '
+                                                                   'approvals", "Executed in block 1234".')
     signatures_count = serializers.SerializerMethodField()
     signed_by = serializers.SerializerMethodField(help_text="Usernames of the officers who signed, in order.")
     signing_url = serializers.SerializerMethodField(help_text="The signing page of this transaction.")
@@ -68,12 +71,20 @@ class ComplianceTransactionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "url", "nonce", "safe_address", "safe_tx_hash", "threshold", "signatures_count", "signed_by",
+        fields = ["id", "reference", "status_label", "url", "nonce", "safe_address", "safe_tx_hash", "threshold",
+                  "signatures_count", "signed_by",
                   "signing_url", "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
 
     def _confirmations(self, tx: MultisigTransaction) -> list[Any]:
         return list(tx.confirmations.all())  # prefetched by the view: no query per row
+
+    def get_reference(self, tx: MultisigTransaction) -> str:
+        # Always a proposal's own transaction here, reached from the proposal: no query per row.
+        try:
+            return str(tx.compliance_proposal.reference)
+        except ComplianceProposal.DoesNotExist:
+            return str(tx.reference)
 
     def get_signatures_count(self, tx: MultisigTransaction) -> int:
         return len(self._confirmations(tx))
@@ -96,12 +107,16 @@ class ComplianceProposalSerializer(serializers.ModelSerializer):
     balance_confirmed = BaseUnitsField(read_only=True, allow_null=True,
                                                  help_text="Destroy funds: the balance typed by the proposer.")
     balance_confirmed_tokens = TokensField(source="balance_confirmed", read_only=True, allow_null=True)
+    reference = serializers.CharField(read_only=True, help_text="The proposal's one public number, e.g. CMP-0002.")
+    status_label = serializers.CharField(read_only=True, help_text='Its state in words, e.g. "Awaiting 2 more '
+                                                                   'approvals", "Executed in block 1234".')
     transaction = ComplianceTransactionSerializer(read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 
     class Meta:
         model = ComplianceProposal
-        fields = ["id", "case", "action", "address", "status", "balance_confirmed", "balance_confirmed_tokens",
+        fields = ["id", "reference", "case", "action", "address", "status", "status_label",
+                  "balance_confirmed", "balance_confirmed_tokens",
                   "transaction", "created_by", "created_at"]
         read_only_fields = fields
 

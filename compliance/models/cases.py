@@ -20,8 +20,8 @@ class CaseCategory(models.TextChoices):
 
 
 class CaseState(models.TextChoices):
-    OPEN = "open"
-    CLOSED = "closed"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
 
 
 class Case(ConcurrentTransitionMixin, models.Model):

@@ -290,3 +290,34 @@ def test_a_screening_hit_becomes_a_sanctions_case_in_one_click(chain, gold_backi
     assert (case.category, case.reference, case.opened_by.username) == ("sanctions", list_name, "officer2")
     page = _text(client.get("/compliance/screening/"))
     assert 'class="open-case-form"' not in page and f"/admin/compliance/case/{case.pk}/change/" in page
+
+
+def test_a_compliance_proposal_is_named_by_its_reference_and_close_case_stands_apart(chain, client):
+    case = case_for(fresh_address())
+    logged_in(client, "officer2")
+    response = client.post(f"/admin/compliance/case/{case.pk}/propose/blacklist/", {}, follow=True)
+    proposal = ComplianceProposal.objects.get(case=case)
+    ref = proposal.reference
+    assert re.fullmatch(r"CMP-\d{4}", ref)
+    assert str(list(response.context["messages"])[0]).startswith(f"{ref} proposed: Blacklist")
+    page = _text(client.get(f"/admin/compliance/case/{case.pk}/change/"))
+    assert (f'<td class="proposal-reference"><a href="/admin/compliance/complianceproposal/{proposal.pk}/change/">'
+            f"{ref}</a></td>") in page
+    assert f'<strong class="proposal-status">{proposal.status_label}</strong>' in page
+    assert proposal.status_label.startswith("Awaiting ")
+
+    # "Close case" sits in the case's steps, apart from the page's own link, which says where it goes.
+    steps = page[page.index('id="fsm-steps"'):]
+    assert re.search(r'value="close"[^>]*>\s*Close case\s*</button>', steps)
+    assert "Back to the list" in page and ">Close<" not in page
+    close = _text(client.get(f"/admin/compliance/case/{case.pk}/transition/close/"))
+    assert f"Close case {case.pk} about {case.address}: no proposal can be made on it any more" in close
+    assert 'value="Close case"' in close
+
+    listing = _text(client.get("/admin/compliance/complianceproposal/"))
+    assert re.search(rf'<a href="/admin/compliance/complianceproposal/{proposal.pk}/change/[^"]*">{ref}</a>', listing)
+    export = b"".join(client.get("/admin/compliance/complianceproposal/export/").streaming_content).decode()
+    assert export.splitlines()[1].startswith(f"{ref},blacklist,{case.address}")
+    body = client.get(f"/api/compliance/proposals/{proposal.pk}/").json()
+    assert (body["id"], body["reference"], body["status_label"]) == (proposal.pk, ref, proposal.status_label)
+    assert body["transaction"]["reference"] == ref

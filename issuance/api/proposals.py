@@ -80,6 +80,10 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
                                         help_text="The owner proposal this transaction carries out, if any.")
     replaces = serializers.CharField(source="replaces.safe_tx_hash", read_only=True, allow_null=True,
                                      help_text="For a rejection: the safeTxHash of the transaction it cancels.")
+    reference = serializers.SerializerMethodField(help_text="Its one public number: its proposal's (ISS-0003; "
+                                                            "'ISS-0003 rejection' for a rejection), or TX-0004.")
+    status_label = serializers.CharField(read_only=True, help_text='Its state in words, e.g. "Awaiting 2 more '
+                                                                   'approvals", "Executed in block 1234".')
     confirmations = OwnerConfirmationSerializer(many=True, read_only=True)
     confirmations_count = serializers.SerializerMethodField()
     signatures = serializers.SerializerMethodField(help_text='e.g. "2 of 3"')
@@ -88,13 +92,24 @@ class MultisigTransactionSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = MultisigTransaction
-        fields = ["id", "url", "nonce", "safe_address", "safe_tx_hash", "status", "function", "decoded", "proposal",
+        fields = ["id", "reference", "status_label", "url", "nonce", "safe_address", "safe_tx_hash",
+                  "status", "function", "decoded", "proposal",
                   "replaces", "threshold", "confirmations_count", "signatures", "confirmations", "created_at",
                   "relayer_tx_hash", "block_number", "executed_at", "failure_reason", "cancel_reason"]
         read_only_fields = fields
 
     def get_url(self, tx: MultisigTransaction) -> str:
         return transaction_api_url(tx.pk)
+
+    def get_reference(self, tx: MultisigTransaction) -> str:
+        # A proposal's transaction knows its proposal without a query (it was reached from it, or
+        # fetched with it); a rejection or a bare transaction asks the model.
+        if tx.replaces_id is None:
+            try:
+                return str(tx.owner_proposal.reference)
+            except OwnerProposal.DoesNotExist:
+                pass
+        return str(tx.reference)
 
     def get_function(self, tx: MultisigTransaction) -> str:
         return str(transaction_display(tx, details=False)["function"])
@@ -131,6 +146,10 @@ class ProposalSerializer(serializers.ModelSerializer):
     status = serializers.ChoiceField(choices=PROPOSAL_STATUSES, read_only=True,
                                      help_text="'draft' (or 'cancelled') until proposed; the multisig "
                                                "transaction's state after.")
+    reference = serializers.CharField(read_only=True, help_text="The proposal's one public number, e.g. ISS-0003.")
+    status_label = serializers.CharField(read_only=True, help_text='Its state in words, e.g. "Draft, not yet '
+                                                                   'proposed to the owners", "Awaiting 2 more '
+                                                                   'approvals", "Executed in block 1234".')
     arguments = serializers.DictField(read_only=True, help_text="The values of the action's fields that have no "
                                                                 "field of their own above.")
     created_by = serializers.CharField(source="created_by.username", read_only=True)
@@ -142,8 +161,9 @@ class ProposalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OwnerProposal
-        fields = ["id", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points", "redemption_reference",
-                  "arguments", "memo", "backings", "status", "created_by", "created_at", "cancel_reason", "transaction",
+        fields = ["id", "reference", "kind", "amount", "amount_tokens", "recipient", "fee_basis_points",
+                  "redemption_reference", "arguments", "memo", "backings", "status", "status_label", "created_by",
+                  "created_at", "cancel_reason", "transaction",
                   "rejection"]
         read_only_fields = fields
 

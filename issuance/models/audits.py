@@ -14,11 +14,11 @@ REPORT = FileKind(key="report", folder="audits/reports", label="audit report")
 
 
 class AuditState(models.TextChoices):
-    PLANNED = "planned"
-    FIELDWORK = "fieldwork"
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    DISPUTED = "disputed"
+    PLANNED = "planned", "Planned"
+    FIELDWORK = "fieldwork", "Counting at the vault"
+    SUBMITTED = "submitted", "Report submitted"
+    ACCEPTED = "accepted", "Accepted"
+    DISPUTED = "disputed", "Disputed"
 
 
 class Audit(ConcurrentTransitionMixin, models.Model):

@@ -12,12 +12,12 @@ from backoffice.core.files import FileKind, StoredFile, StoredFileField, origina
 
 
 class DepositState(models.TextChoices):
-    DRAFT = "draft"
-    RECEIVED = "received"
-    VERIFIED = "verified"
-    AUDITED = "audited"
-    REJECTED = "rejected"
-    RELEASED = "released"
+    DRAFT = "draft", "Draft, waiting for the gold"
+    RECEIVED = "received", "Received by the vault"
+    VERIFIED = "verified", "Weights verified"
+    AUDITED = "audited", "Audited"
+    REJECTED = "rejected", "Rejected"
+    RELEASED = "released", "Released from custody"
 
 
 RECEIPT = FileKind(key="receipt", folder="deposits/receipts", label="receipt")

@@ -20,10 +20,10 @@ class ImportKind(models.TextChoices):
 
 
 class ImportState(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
+    QUEUED = "queued", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
 
 
 # Waiting for the worker or being worked on: not finished either way.
@@ -45,6 +45,8 @@ class BarListImport(ConcurrentTransitionMixin, models.Model):
     rows_done = models.PositiveIntegerField(default=0)
     bars_saved = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
+    # The uploader confirmed that this list replaces the bars (or counts) its target already had.
+    replace_existing = models.BooleanField(default=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -14,9 +14,9 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 
 class ProposalState(models.TextChoices):
-    DRAFT = "draft"
-    PROPOSED = "proposed"  # handed to the multisig: see the transaction's state
-    CANCELLED = "cancelled"
+    DRAFT = "draft", "Draft"
+    PROPOSED = "proposed", "Proposed to the owners"  # handed to the multisig: see the transaction's state
+    CANCELLED = "cancelled", "Cancelled"
 
 
 class OwnerProposal(ConcurrentTransitionMixin, models.Model):
@@ -93,4 +93,4 @@ class ProposalBacking(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.deposit} backs {self.amount} of proposal {self.proposal_id}"
+        return f"{self.deposit} backs {self.amount} of ISS-{self.proposal_id:04d}"

@@ -102,12 +102,14 @@ def deposit_bars_import(
     return _deposit_bars_save(deposit_id=deposit_id, rows=bar_rows_parse(content, progress=progress), actor=actor)
 
 
-def _deposit_bars_save(*, deposit_id: int, rows: Sequence[BarRow], actor: User) -> list[Bar]:
-    """The writing half of deposit_bars_import, for rows already parsed and an actor already checked."""
+def _deposit_bars_save(*, deposit_id: int, rows: Sequence[BarRow], actor: User, replace: bool = False) -> list[Bar]:
+    """The writing half of deposit_bars_import, for rows already parsed and an actor already checked.
+    `replace` (confirmed by the uploader): the draft deposit's bars are replaced by these, in one transaction."""
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
         if deposit.state != DepositState.DRAFT:
             raise InvalidInput(f"bars can be added only to a draft deposit; this one is {deposit.state}")
+        replaced = deposit.bars.all().delete()[0] if replace else 0
         _known_bars_refuse(rows)
         bars = [Bar(deposit=deposit, vault_id=deposit.vault_id, serial=r.serial, refiner=r.refiner, year=r.year,
                     gross_oz=r.gross_oz, fineness=r.fineness, fine_oz=r.fine_oz) for r in rows]
@@ -117,7 +119,8 @@ def _deposit_bars_save(*, deposit_id: int, rows: Sequence[BarRow], actor: User) 
         except IntegrityError as exc:  # a concurrent import took one of these bars first
             raise BarListInvalid(["a bar of this list was recorded by someone else meanwhile; nothing saved"]) from exc
         journal_record(action="issuance.deposit.bars_imported", actor=actor, obj=deposit,
-                       data={"bars": len(bars), "fine_oz": str(sum((b.fine_oz for b in bars), Decimal(0)))})
+                       data={"bars": len(bars), "fine_oz": str(sum((b.fine_oz for b in bars), Decimal(0))),
+                             **({"replaced": replaced} if replace else {})})
     return bars
 
 

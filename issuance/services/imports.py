@@ -26,11 +26,14 @@ from .gold import _audit_counts_save, _auditor_require, _deposit_bars_save, _fil
 logger = logging.getLogger(__name__)
 
 
-def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: User) -> BarListImport:
+def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: User,
+                          replace: bool = False) -> BarListImport:
     """Store the uploaded list (with its SHA-256) and queue it for a worker after commit.
 
     Refuses an empty file, and a target the actor may not add bars to; the worker then imports all
-    rows or none (bar_list_import_run)."""
+    rows or none (bar_list_import_run). A deposit's list adds to its bars, or with `replace` (which the
+    admin asks the uploader to confirm) replaces them in the same transaction; an audit's counted list
+    always replaces the counts."""
     if kind == ImportKind.DEPOSIT_BARS:
         _permission_require(actor, "issuance.add_deposit", "record deposits")
         deposit = Deposit.objects.get(pk=target_id)
@@ -48,7 +51,8 @@ def bar_list_import_start(*, kind: str, target_id: int, upload: File, actor: Use
     stored = file_store(upload=upload, kind=BAR_LIST)
     with transaction.atomic():
         job = BarListImport.objects.create(kind=kind, file=stored.name, file_name=stored.original_name,
-                                           sha256=stored.sha256, created_by=actor, **target)
+                                           sha256=stored.sha256, created_by=actor,
+                                           replace_existing=replace, **target)
         _file_journal(stored, actor=actor, obj=job, kind=kind, target=target_id)
         _bar_list_import_enqueue(job.pk)
     return job
@@ -136,7 +140,8 @@ def _bar_list_save(*, job: BarListImport, rows: Sequence[BarRow]) -> int:
     actor = job.created_by
     if job.kind == ImportKind.DEPOSIT_BARS and job.deposit_id is not None:
         _permission_require(actor, "issuance.add_deposit", "record deposits")
-        return len(_deposit_bars_save(deposit_id=job.deposit_id, rows=rows, actor=actor))
+        return len(_deposit_bars_save(deposit_id=job.deposit_id, rows=rows, actor=actor,
+                                      replace=job.replace_existing))
     if job.kind == ImportKind.AUDIT_COUNTS and job.audit_id is not None:
         _auditor_require(job.audit_id, actor)
         return _audit_counts_save(audit_id=job.audit_id, rows=rows, actor=actor)

@@ -70,8 +70,16 @@ def test_the_custodians_button_runs_the_service_with_the_uploaded_receipt(client
     entry = JournalEntry.objects.get(action="issuance.deposit.receive")
     assert entry.actor == people[Role.CUSTODIAN] and entry.origin_ip == "127.0.0.1"
 
-    # Verify is a plain button on the change form.
-    client.post(f"/admin/issuance/deposit/{deposit.pk}/change/", {"_fsm_transition_to": "verify"})
+    # Verify is a button on the change form that leads to a confirmation page; only that page's POST verifies.
+    response = client.post(f"/admin/issuance/deposit/{deposit.pk}/change/", {"_fsm_transition_to": "verify"})
+    confirm = f"/admin/issuance/deposit/{deposit.pk}/transition/verify/"
+    assert response["Location"] == confirm
+    page = client.get(confirm).content.decode()
+    assert "Verify the weights of deposit ADM-1: its 2 bars, 801.009 fine troy oz are recorded" in page
+    deposit.refresh_from_db()
+    assert deposit.state == DepositState.RECEIVED
+    response = client.post(confirm, {"confirmed": "True"}, follow=True)
+    assert "Deposit ADM-1: done (verify weights)." in response.content.decode()
     deposit.refresh_from_db()
     assert deposit.state == DepositState.VERIFIED
 
@@ -106,7 +114,7 @@ def test_a_10000_bar_list_is_imported_by_the_worker_with_progress(client, chain,
     rows = [(f"S{i:05d}", f"{400 + i % 10}.{i % 1000:03d}", "999.9", "") for i in range(10_000)]
     client.force_login(operator)
     response = client.post(f"/admin/issuance/deposit/{deposit.pk}/upload/",
-                           {"file": SimpleUploadedFile("bars.csv", bar_csv(rows).encode())})
+                           {"file": SimpleUploadedFile("bars.csv", bar_csv(rows).encode()), "replace": "on"})
     assert response.status_code == 302
     job = BarListImport.objects.get()
     deadline = time.monotonic() + 60
@@ -117,7 +125,7 @@ def test_a_10000_bar_list_is_imported_by_the_worker_with_progress(client, chain,
         job.refresh_from_db()
     assert job.state == ImportState.SUCCEEDED, job.errors
     assert (job.bars_saved, job.rows_total, job.rows_done) == (10_000, 10_000, 10_000)
-    assert Bar.objects.filter(deposit=deposit).count() == 10_001
+    assert Bar.objects.filter(deposit=deposit).count() == 10_000  # the seed bar was replaced, as confirmed
 
 
 @pytest.mark.integration
@@ -131,7 +139,7 @@ def test_a_bar_list_with_one_bad_row_saves_nothing_and_lists_the_error(client, c
     rows = [(f"T{i:04d}", "400", "999.9", "") for i in range(500)] + [("T9999", "400", "1001", "")]
     client.force_login(operator)
     client.post(f"/admin/issuance/deposit/{deposit.pk}/upload/",
-                {"file": SimpleUploadedFile("bars.csv", bar_csv(rows).encode())})
+                {"file": SimpleUploadedFile("bars.csv", bar_csv(rows).encode()), "replace": "on"})
     job = BarListImport.objects.get()
     deadline = time.monotonic() + 30
     while job.state not in (ImportState.SUCCEEDED, ImportState.FAILED) and time.monotonic() < deadline:

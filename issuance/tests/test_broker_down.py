@@ -92,7 +92,7 @@ def test_a_bar_list_uploaded_with_the_broker_down_is_stored_and_stays_queued(
 
     with broker_refusing(), caplog.at_level(logging.WARNING, logger="backoffice.core.tasks"):
         response = client.post(f"/admin/issuance/deposit/{deposit.pk}/upload/",
-                               {"file": SimpleUploadedFile("bars.csv", rows.encode())})
+                               {"file": SimpleUploadedFile("bars.csv", rows.encode()), "replace": "on"})
 
     job = BarListImport.objects.get()
     assert response.status_code == 302

@@ -52,7 +52,7 @@ def test_an_operator_proposes_an_issue_and_three_owners_sign_it_in_the_browser(
     _log_in(page, base, "operator", "/admin/issuance/ownerproposal/add/")
     _fill_issue(page, amount="1234.5000001", deposit_reference=gold_backing.reference)
     page.click("input[name=_save]")
-    expect(page.locator("#id_amount_error, .errorlist").first).to_contain_text("at most 6 decimals")
+    expect(page.locator("#id_amount_error, .errorlist").first).to_contain_text("has more than 6 decimals")
     page.screenshot(path=tmp_path / "1-refused-amount.png", full_page=True)
     assert not OwnerProposal.objects.exists()
 
@@ -64,9 +64,14 @@ def test_an_operator_proposes_an_issue_and_three_owners_sign_it_in_the_browser(
         "issue", AMOUNT, RECIPIENT, ProposalState.DRAFT)
     assert list(ProposalBacking.objects.values_list("deposit_id", "amount")) == [(gold_backing.pk, AMOUNT)]
 
-    expect(page.locator("button[name=_fsm_transition_to][value=cancel]")).to_have_text("Cancel")
+    expect(page.locator("button[name=_fsm_transition_to][value=cancel]")).to_have_text("Cancel proposal")
     page.screenshot(path=tmp_path / "2-draft.png", full_page=True)
     page.click("button[name=_fsm_transition_to][value=propose]")
+    # Proposing cannot be undone: a page says what the owners will be asked, and only its button proposes.
+    expect(page.locator("#transition-confirmation")).to_contain_text(
+        f"Propose {proposal.reference} to the owners: issue 1,234.500000 USDKG to {RECIPIENT};")
+    assert OwnerProposal.objects.get().state == ProposalState.DRAFT
+    page.click("#transition-form input[type=submit]")
     expect(page.locator("#signing-page-link")).to_be_visible()
     page.screenshot(path=tmp_path / "2-proposed.png", full_page=True)
     page.click("#signing-page-link")
@@ -122,7 +127,7 @@ def _add(client: Client, gold_backing, **fields):
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"amount": "0.0000001"}, "amount: at most 6 decimals"),
+    ({"amount": "0.0000001"}, "amount: &#x27;0.0000001&#x27; has more than 6 decimals"),
     ({"amount": ""}, "amount: required for an issue or a redemption"),
     ({"recipient": RECIPIENT.lower()}, "is not checksummed (EIP-55)"),
     ({"amount": "999999999999"}, "exceeds the headroom"),
@@ -170,7 +175,9 @@ def test_the_operator_cancels_a_proposed_issue_with_a_reason(chain, gold_backing
     _add(operator, gold_backing)
     proposal = OwnerProposal.objects.get()
     change = f"/admin/issuance/ownerproposal/{proposal.pk}/change/"
-    operator.post(change, {"_fsm_transition_to": "propose"})
+    confirm = operator.post(change, {"_fsm_transition_to": "propose"})
+    assert confirm["Location"] == f"/admin/issuance/ownerproposal/{proposal.pk}/transition/propose/"
+    operator.post(confirm["Location"], {"confirmed": "True"})
     proposal.refresh_from_db()
     assert proposal.transaction is not None
     assert f'href="/multisig/{proposal.transaction.pk}/"' in operator.get(change).content.decode()

@@ -33,6 +33,8 @@ def _propose(page: Any, base: str, kind: str, **fields: str) -> str:
     page.click("input[name=_continue]")
     page.wait_for_url(re.compile(r"/admin/issuance/ownerproposal/\d+/change/$"))
     page.click("button[name=_fsm_transition_to][value=propose]")
+    expect(page.locator("#transition-confirmation")).to_contain_text("to the owners:")  # nothing happened yet
+    page.click("#transition-form input[type=submit]")
     expect(page.locator("#signing-page-link")).to_be_visible()
     page.click("#signing-page-link")
     page.wait_for_url(re.compile(r"/multisig/\d+/$"))

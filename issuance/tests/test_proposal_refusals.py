@@ -169,7 +169,8 @@ def test_a_compliance_officer_posting_a_signature_is_refused_and_nothing_is_reco
 TOO_BIG_IN_BASE_UNITS = str(UINT256_MAX // 10**6 + 1)  # fits uint256 as tokens, not as base units
 
 BAD_DRAFTS: dict[str, tuple[dict[str, Any], str]] = {
-    "seven-decimals": ({"amount": "1.1234567"}, "amount: at most 6 decimals (one base unit is 0.000001)"),
+    "seven-decimals": ({"amount": "1.1234567"}, ("amount: '1.1234567' has more than 6 decimals (at most 6 decimals: "
+                                            "one base unit is 0.000001)")),
     "zero": ({"amount": "0"}, "amount: must be above zero"),
     "zero-with-decimals": ({"amount": "0.000000"}, "amount: must be above zero"),
     "negative": ({"amount": "-5"}, "amount: must be above zero"),

@@ -20,6 +20,11 @@ from backoffice.core.amounts import UINT256_MAX, DecimalInvalid, amount_parse, d
         ("999", Decimal("999")),
         ("  42.10 ", Decimal("42.10")),
         ("-1,000.5", Decimal("-1000.5")),
+        ("1,000,000.5", Decimal("1000000.5")),
+        ("1 000 000.5", Decimal("1000000.5")),
+        ("1\u00a0000\u00a0000.5", Decimal("1000000.5")),  # a no-break space, as spreadsheets copy it
+        ("1\u202f000.25", Decimal("1000.25")),  # a narrow no-break space
+        (" 12 345 ", Decimal("12345")),
         (".5", Decimal("0.5")),
         (Decimal("0.0000001"), Decimal("0.0000001")),  # already parsed (by the API): taken as it is
         (7, Decimal(7)),
@@ -36,6 +41,12 @@ def test_plain_and_displayed_decimals_are_read_as_meant(typed, expected):
         ("0,25", "use a point for decimals (0.25), not a comma"),
         ("1.234,5", "use a point for decimals (1234.5), not a comma"),
         ("1,2345.0", "amount: '1,2345.0' has misplaced thousands separators: a comma goes between groups of three"),
+        ("1,00", "'1,00' is not a number: commas group thousands"),
+        ("1 000,5", "amount: '1 000,5' mixes spaces and commas"),
+        ("1,000 000", "mixes spaces and commas"),
+        ("10 00", "amount: '10 00' is not a number: a space may only group thousands"),
+        ("1.000 5", "a space may only group thousands"),
+        ("1  000", "a space may only group thousands"),
         ("12,34,567", "has misplaced thousands separators"),
         ("1,,234", "has misplaced thousands separators"),
         ("abc", "amount: 'abc' is not a number; write digits with a point for decimals, e.g. 1234.5 or, as shown "
@@ -81,10 +92,26 @@ def test_an_amount_is_accepted_exactly_as_tokens_format_shows_it():
         (1.5, "confirmation: give the number as a decimal string"),
         ("0", "confirmation: must be above zero"),
         ("-1,000", "confirmation: must be above zero"),
-        ("1,000.0000001", "confirmation: at most 6 decimals (one base unit is 0.000001)"),
+        ("1,000.0000001", "confirmation: '1,000.0000001' has more than 6 decimals (at most 6 decimals: "
+                          "one base unit is 0.000001)"),
+        ("1 000 000.0000001", "confirmation: '1 000 000.0000001' has more than 6 decimals"),
         (f"{UINT256_MAX // 10**6 + 1:,}", "confirmation: above the largest amount the token can hold (uint256)"),
     ],
 )
 def test_amount_parse_keeps_its_refusals_with_the_displayed_form(typed, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         amount_parse(typed, field="confirmation")
+
+
+def test_thousands_grouped_by_commas_or_spaces_are_the_same_amount_in_forms_and_the_api():
+    from rest_framework import serializers
+
+    from backoffice.core.api import DecimalStringField
+
+    for typed in ("1,000,000.5", "1 000 000.5", "1\u00a0000\u00a0000.500000", "1000000.5"):
+        assert amount_parse(typed) == 1_000_000_500_000, typed
+    field = DecimalStringField()
+    field.bind("amount", serializers.Serializer())
+    assert field.to_internal_value("1 000 000.5") == Decimal("1000000.5")
+    with pytest.raises(serializers.ValidationError, match="'1,00' is not a number: commas group thousands"):
+        field.to_internal_value("1,00")

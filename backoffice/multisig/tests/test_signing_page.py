@@ -252,4 +252,6 @@ def test_a_compliance_transaction_links_back_to_its_case(chain, client):
                                           actor=users.get(username="officer1"))
     client.force_login(users.get(username="officer2"))
     page = client.get(f"/multisig/{proposal.transaction.pk}/").content.decode()
-    assert f'<a id="tx-proposal" href="/admin/compliance/case/{case.pk}/change/">Case #{case.pk}</a>' in page
+    link = (f'<a id="tx-proposal" href="/admin/compliance/case/{case.pk}/change/">'
+            f"{proposal.reference} (case {case.pk})</a>")
+    assert link in page

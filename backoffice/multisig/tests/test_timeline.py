@@ -158,7 +158,7 @@ def test_manager_charts_draw_the_issue_per_month_and_its_approval_latency(issued
     assert 'id="charts-link"' in _page("manager").get("/admin/").content.decode()
     html = _page("manager").get("/manager/charts/").content.decode()
     assert '<svg id="flows-chart"' in html and f"<title>{month} Issued (USDKG): 5 USDKG</title>" in html
-    assert '<svg id="latency-chart"' in html and f"<title>#{proposal.pk} Proposed to executed (hours):" in html
+    assert '<svg id="latency-chart"' in html and f"<title>{proposal.reference} Proposed to executed (hours):" in html
     assert "cdn" not in html.lower() and "<script src=\"http" not in html
 
 
@@ -194,7 +194,7 @@ def test_a_blacklisting_shows_on_the_address_and_on_its_case(issued: dict[str, A
 
     # The compliance proposals with their five on-chain approvals, as CSV.
     rows = _csv(_page("manager").get("/admin/compliance/complianceproposal/export/"))
-    assert sorted(r["signer"] for r in rows if r["proposal"] == str(proposal.pk)) == [
+    assert sorted(r["signer"] for r in rows if r["proposal"] == proposal.reference) == [
         f"officer{n}" for n in range(1, 6)]
     assert {(r["action"], r["address"], r["case"], r["executed_tx_hash"]) for r in rows} == {
         ("blacklist", holder, str(case.pk), tx.relayer_tx_hash)}
@@ -240,14 +240,14 @@ def test_timelines_and_proposals_with_their_signatures_export_as_csv_journalled_
     operator = User.objects.get(username="operator")
     draft = proposal_draft(client=chain_client(), kind="pause", actor=operator, memo='=HYPERLINK("http://x")')
     rows = _csv(manager.get("/admin/issuance/ownerproposal/export/"))
-    mine = [r for r in rows if r["proposal"] == str(proposal.pk)]
+    mine = [r for r in rows if r["proposal"] == proposal.reference]
     assert sorted(r["signer"] for r in mine) == OWNERS
     assert all(r["approval"] == "on chain" and r["approval_block"] and r["approval_tx_hash"].startswith("0x")
                and r["nonce"] == str(tx.nonce) and r["executed_tx_hash"] == tx.relayer_tx_hash for r in mine)
-    (drafted,) = [r for r in rows if r["proposal"] == str(draft.pk)]
+    (drafted,) = [r for r in rows if r["proposal"] == draft.reference]
     assert drafted["memo"] == "'=HYPERLINK(\"http://x\")" and drafted["signer"] == "" and drafted["state"] == "draft"
     filtered = _csv(manager.get("/admin/issuance/ownerproposal/export/", {"kind": "pause"}))
-    assert {r["proposal"] for r in filtered} == {str(draft.pk)}
+    assert {r["proposal"] for r in filtered} == {draft.reference}
     assert exports.filter(action="issuance.ownerproposal.export").count() == 2
     changelist = manager.get("/admin/issuance/ownerproposal/", {"kind": "pause"}).content.decode()
     assert 'href="export/?kind=pause"' in changelist

@@ -82,7 +82,8 @@ def test_the_detail_decodes_the_call_from_the_bytes_and_names_the_case_it_belong
     body = api("officer3").get(f"{URL}{proposal.transaction_id}/").json()
     assert body["call"]["description"] == f"Blacklist (freeze sending): {proposal.address}"
     assert body["call"]["user"] == proposal.address
-    assert body["record"] == {"kind": "compliance_proposal", "id": proposal.pk, "label": f"Case #{proposal.case_id}",
+    assert body["record"] == {"kind": "compliance_proposal", "id": proposal.pk,
+                              "label": f"{proposal.reference} (case {proposal.case_id})",
                               "url": f"/admin/compliance/case/{proposal.case_id}/change/", "case": proposal.case_id}
     assert [c["username"] for c in body["confirmations"]] == ["officer2"] and body["confirmations_count"] == 1
     assert body["state"] == "awaiting_signatures" and body["final"] is False and body["threshold"] == 5
