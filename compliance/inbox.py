@@ -32,5 +32,5 @@ def proposals_mine(user: User) -> list[InboxItem]:
 def cases_opened(user: User) -> list[InboxItem]:
     cases = Case.objects.filter(opened_by_id=user.pk, state=CaseState.OPEN)
     return [InboxItem(kind="case", reference=f"Case #{c.pk}", title=f"{c.get_category_display()}: {c.address}",
-                      status=str(c.state), url=admin_url(c), at=c.opened_at, note=c.reference, action=False)
+                      status=c.get_state_display(), url=admin_url(c), at=c.opened_at, note=c.reference, action=False)
             for c in cases]

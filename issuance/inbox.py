@@ -44,7 +44,7 @@ def proposals_mine(user: User) -> list[InboxItem]:
 def audits_assigned(user: User) -> list[InboxItem]:
     audits = Audit.objects.filter(auditor_id=user.pk, state__in=list(AUDIT_STEPS)).select_related("vault")
     return [InboxItem(kind="audit", reference=f"Audit #{a.pk}", title=f"Audit of {a.vault} as of {a.as_of}",
-                      status=str(a.state), url=admin_url(a), at=a.created_at, note=AUDIT_STEPS[a.state])
+                      status=a.get_state_display(), url=admin_url(a), at=a.created_at, note=AUDIT_STEPS[a.state])
             for a in audits]
 
 
@@ -61,7 +61,7 @@ def deposits_to_confirm(user: User) -> list[InboxItem]:
         if d.state == DepositState.DRAFT and not d.bar_count:
             note += " (no bars listed yet)"
         items.append(InboxItem(kind="deposit", reference=d.reference, title=f"Deposit by {d.depositor} in {d.vault}",
-                               status=str(d.state), url=admin_url(d), at=d.created_at, note=note))
+                               status=d.get_state_display(), url=admin_url(d), at=d.created_at, note=note))
     return items
 
 

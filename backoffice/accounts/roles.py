@@ -6,7 +6,7 @@ from typing import Any
 
 from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
-from django.db import transaction
+from django.db import connections, transaction
 
 
 class Role:
@@ -74,5 +74,8 @@ def roles_sync() -> None:
 
 
 def roles_sync_after_migrate(sender: Any, **kwargs: Any) -> None:
-    if kwargs.get("using", "default") == "default":
+    # Django sends post_migrate for every app with models after any migrate, even `migrate core` on a
+    # fresh database, where the auth tables may not exist yet: the roles are synced once they do.
+    using = kwargs.get("using", "default")
+    if using == "default" and Group._meta.db_table in connections[using].introspection.table_names():
         roles_sync()

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def deposit(roles):
-    return deposit_make(operator=user_with_role(Role.OPERATOR, username="op"), vault=VaultFactory(name="Zurich"),
+    return deposit_make(operator=user_with_role(Role.OPERATOR), vault=VaultFactory(name="Zurich"),
                         csv=bar_csv([("A1", "400.000", "999.9", "")]),
                         reference="REF-1")
 
@@ -22,7 +22,7 @@ def deposit(roles):
 @pytest.mark.parametrize("debug", [False, True])
 def test_a_refused_step_says_why_and_links_back_to_where_the_user_was(client, settings, deposit, debug):
     settings.DEBUG = debug
-    client.force_login(user_with_role(Role.MANAGER, username="manager"))
+    client.force_login(user_with_role(Role.MANAGER))
     came_from = f"http://testserver/admin/issuance/deposit/{deposit.pk}/change/"
     response = client.post(f"/admin/issuance/deposit/{deposit.pk}/transition/reject/", {"reason": "no"},
                            HTTP_REFERER=came_from)
@@ -36,7 +36,7 @@ def test_a_refused_step_says_why_and_links_back_to_where_the_user_was(client, se
 
 
 def test_a_refusal_without_words_still_says_what_happened_and_a_foreign_referer_is_not_offered(client, deposit):
-    client.force_login(user_with_role(Role.MANAGER, username="manager"))
+    client.force_login(user_with_role(Role.MANAGER))
     response = client.post(f"/admin/issuance/deposit/{deposit.pk}/change/", {"_fsm_transition_to": "verify"},
                            HTTP_REFERER="https://evil.example/phish")
     page = response.content.decode()
