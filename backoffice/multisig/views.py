@@ -143,7 +143,7 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     }
     return render(request, "multisig/sign.html", {
         **admin.site.each_context(request),
-        "title": f"{tx.reference}: {tx.get_multisig_display()} multisig, nonce {tx.nonce}",
+        "title": f"{tx.reference}: {tx.get_multisig_display()}, nonce {tx.nonce}",
         "tx": tx, "status": status, "decoded": decoded, "signer": signer,
         "can_sign": not refusal and not onchain and hashes.matches,
         "sign_refusal": refusal, "config": config, "proposal_url": record.url if record else "",
