@@ -86,7 +86,7 @@ class OwnerProposalAction(ProposalAction):
             url = reverse("admin:issuance_ownerproposal_change", args=[proposal.pk])
         except NoReverseMatch:
             url = ""
-        return ProposalRecord(kind="owner_proposal", id=proposal.pk, label=f"Proposal #{proposal.pk}", url=url)
+        return ProposalRecord(kind="owner_proposal", id=proposal.pk, label=proposal.reference, url=url)
 
     def withdrawn(self, *, transaction: MultisigTransaction, reason: str, actor: User | None, how: str,
                   rejection: MultisigTransaction | None) -> None:

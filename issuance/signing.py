@@ -34,7 +34,8 @@ def _backings(proposal: OwnerProposal) -> list[dict[str, Any]]:
         bar_count=Count("deposit__bars"), fine_oz=Sum("deposit__bars__fine_oz")).order_by("deposit__reference")
     for backing in backings:
         deposit = backing.deposit
-        audits = Audit.objects.filter(bars_audited__deposit=deposit).select_related("vault").distinct().order_by("as_of", "pk")
+        audits = (Audit.objects.filter(bars_audited__deposit=deposit).select_related("vault").distinct()
+                  .order_by("as_of", "pk"))
         rows.append({
             "deposit": Link(deposit.reference, admin_url(deposit)),
             "tokens": tokens_format(int(backing.amount)),

@@ -170,7 +170,8 @@ class TransactionDetailSerializer(TransactionSerializer):
     typed_data_url = serializers.SerializerMethodField()
 
     class Meta(TransactionSerializer.Meta):
-        fields = [*TransactionSerializer.Meta.fields, "reference", "status_label", "record", "to", "value", "calldata", "operation", "rejections",
+        fields = [*TransactionSerializer.Meta.fields, "reference", "status_label",
+                  "record", "to", "value", "calldata", "operation", "rejections",
                   "created_by", "typed_data_url", "cancel_reason", "relayer_tx_hash", "block_number", "block_hash",
                   "gas_used", "executed_at", "failure_reason"]
         read_only_fields = fields

@@ -34,7 +34,8 @@ ANNOUNCING_WALLET = """
     request: (args) => { window.__testWalletCalls.push(args.method); return window.ethereum.request(args); },
     on() { return this; }, removeListener() { return this; },
   };
-  const info = Object.freeze({uuid: "0c9f8a52-52a1-4b8e-9d58-d6cbf0a7e3a1", name: "%s", rdns: "test.wallet",
+  const info = Object.freeze({uuid: "0c9f8a52-52a1-4b8e-9d58-d6cbf0a7e3a1", name: "TEST_WALLET_NAME",
+    rdns: "test.wallet",
     icon: "data:image/svg+xml;base64," + btoa('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 8 8">' +
       '<rect width="8" height="8" fill="#36c"/></svg>')});
   const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider",
@@ -42,7 +43,7 @@ ANNOUNCING_WALLET = """
   window.addEventListener("eip6963:requestProvider", announce);
   announce();
 })();
-""" % TEST_WALLET
+""".replace("TEST_WALLET_NAME", TEST_WALLET)
 
 
 def _user(username: str) -> Any:
