@@ -410,3 +410,16 @@ def test_the_queue_rows_are_served_for_the_poll_to_those_who_see_the_transaction
                                 actor=_user("operator"))
     # Settled: it leaves the queue at the next poll.
     assert f'data-tx="{issue_tx.pk}"' not in _client("owner1").get(url).content.decode()
+
+
+@pytest.mark.parametrize("chain", ["usdkg"], indirect=True)
+def test_on_the_usdkg_multisig_the_prompt_is_approve_hash_whose_argument_is_the_safe_tx_hash(chain, issue_tx):
+    owner = _client("owner1")
+    page = owner.get(_urls(issue_tx)["page"]).content.decode()
+    prompt = _text(re.search(r'<td id="wallet-prompt">(.*?)</td>', page, re.S).group(1))
+    assert "send a transaction" in prompt and "approveHash(bytes32)" in prompt and "safeTxHash" in prompt
+    assert "sign typed data" not in prompt
+    assert f'<code id="safe-tx-hash">{issue_tx.safe_tx_hash}</code>' in page
+    # What the wallet is then asked to send: approveHash with exactly that hash as its argument.
+    call = owner.get(f"/api/multisig/transactions/{issue_tx.pk}/approve-call/").json()
+    assert call["to"] == issue_tx.safe_address and call["data"].endswith(issue_tx.safe_tx_hash[2:])
