@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from eth_abi import decode
 from eth_account import Account
 
 from backoffice.chain.client import chain_client
@@ -417,9 +418,16 @@ def test_on_the_usdkg_multisig_the_prompt_is_approve_hash_whose_argument_is_the_
     owner = _client("owner1")
     page = owner.get(_urls(issue_tx)["page"]).content.decode()
     prompt = _text(re.search(r'<td id="wallet-prompt">(.*?)</td>', page, re.S).group(1))
-    assert "send a transaction" in prompt and "approveHash(bytes32)" in prompt and "safeTxHash" in prompt
+    assert "send a transaction" in prompt and "hashToApprove" in prompt and "10th 32-byte word" in prompt
     assert "sign typed data" not in prompt
     assert f'<code id="safe-tx-hash">{issue_tx.safe_tx_hash}</code>' in page
-    # What the wallet is then asked to send: approveHash with exactly that hash as its argument.
+    # What the wallet is then asked to send: approveHash of the call, whose hashToApprove (the 10th word of the
+    # arguments, decoded here with eth_abi) is exactly that hash.
     call = owner.get(f"/api/multisig/transactions/{issue_tx.pk}/approve-call/").json()
-    assert call["to"] == issue_tx.safe_address and call["data"].endswith(issue_tx.safe_tx_hash[2:])
+    data = bytes.fromhex(call["data"][2:])
+    assert call["to"] == issue_tx.safe_address
+    assert "0x" + data[4 + 9 * 32:4 + 10 * 32].hex() == issue_tx.safe_tx_hash
+    fields = decode(["address", "uint256", "bytes", "uint8", "uint256", "uint256", "uint256", "address", "address",
+                     "bytes32"], data[4:])
+    assert (fields[0], fields[2], "0x" + fields[9].hex()) == (issue_tx.to.lower(), bytes(issue_tx.data),
+                                                             issue_tx.safe_tx_hash)
