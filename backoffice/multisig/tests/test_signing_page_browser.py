@@ -118,8 +118,8 @@ def test_announced_wallets_are_listed_and_the_state_and_queue_follow_the_worker(
         expect(following.locator(f'#queue-rows tr[data-tx="{first.pk}"]')).to_have_count(0)
         expect(following.locator(f'#queue-rows tr[data-tx="{second.pk}"]')).to_have_count(1)
         expect(following.locator("#signed-by li")).to_have_text([re.compile(rf"^owner{n} 0x") for n in (1, 2, 3)])
-    # Nothing said while signing goes stale: the last signer's page no longer says what was then.
-    expect(owner_pages[-1].locator("#sign-result")).to_be_hidden()
+    # What the last signer was told is a fact that stays true ("3 of 3"), never a state that goes stale.
+    expect(owner_pages[-1].locator("#sign-result")).to_have_text("Signature accepted: 3 of 3.")
     expect(watcher.locator(f'#queue-rows tr[data-tx="{first.pk}"]')).to_have_count(0, timeout=10_000)
     expect(watcher.locator("#queue-rows tr")).to_have_count(1)
     first.refresh_from_db()
