@@ -28,6 +28,11 @@ class InvalidSignature(ValueError):
     """The bytes are not a canonical 65-byte ECDSA signature (r, s, v with v in 27/28)."""
 
 
+def domain_separator(*, chain_id: int, safe_address: str) -> bytes:
+    """The EIP-712 domain hash of one multisig on one chain (what a hardware wallet shows as "domain hash")."""
+    return keccak(encode(["bytes32", "uint256", "address"], [DOMAIN_TYPEHASH, chain_id, safe_address]))
+
+
 @dataclass(frozen=True)
 class SafeTx:
     """One multisig transaction. Gas refund fields stay zero: the relayer pays, nobody is refunded."""
@@ -63,8 +68,8 @@ class SafeTx:
         )
 
     def safe_tx_hash(self, *, chain_id: int, safe_address: str) -> bytes:
-        domain = keccak(encode(["bytes32", "uint256", "address"], [DOMAIN_TYPEHASH, chain_id, safe_address]))
-        return keccak(b"\x19\x01" + domain + self.struct_hash())
+        return keccak(b"\x19\x01" + domain_separator(chain_id=chain_id, safe_address=safe_address)
+                      + self.struct_hash())
 
     def typed_data(self, *, chain_id: int, safe_address: str) -> dict[str, Any]:
         """The exact JSON a wallet signs with eth_signTypedData_v4 (integers as decimal strings)."""

@@ -157,6 +157,10 @@ class TransactionDetailSerializer(TransactionSerializer):
     SafeTx fields, the rejections of it, and the execution facts."""
 
     call = CallField(details=True)
+    reference = serializers.CharField(read_only=True, help_text="Its one public number: its proposal's (ISS-0003, "
+                                                                "CMP-0002) or its own (TX-0004).")
+    status_label = serializers.CharField(read_only=True, help_text="The state as people say it (Awaiting 2 more "
+                                                                   "approvals, Executed in block 1234).")
     record = serializers.SerializerMethodField(help_text="The proposal or case it belongs to (a rejection: that "
                                                          "of the transaction it replaces); null when none.")
     calldata = serializers.SerializerMethodField(help_text="The calldata, 0x hex: what the owners sign.")
@@ -166,7 +170,8 @@ class TransactionDetailSerializer(TransactionSerializer):
     typed_data_url = serializers.SerializerMethodField()
 
     class Meta(TransactionSerializer.Meta):
-        fields = [*TransactionSerializer.Meta.fields, "record", "to", "value", "calldata", "operation", "rejections",
+        fields = [*TransactionSerializer.Meta.fields, "reference", "status_label",
+                  "record", "to", "value", "calldata", "operation", "rejections",
                   "created_by", "typed_data_url", "cancel_reason", "relayer_tx_hash", "block_number", "block_hash",
                   "gas_used", "executed_at", "failure_reason"]
         read_only_fields = fields

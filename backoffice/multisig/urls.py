@@ -11,4 +11,5 @@ urlpatterns = [
     path("dev-wallet.js", devwallet.dev_wallet_script, name="dev-wallet-js"),
     path("dev-wallet/rpc", devwallet.dev_wallet_rpc, name="dev-wallet-rpc"),
     path("<int:tx_id>/", views.transaction_sign_page, name="sign"),
+    path("<int:tx_id>/queue/", views.transaction_queue_rows, name="queue"),
 ]

@@ -13,7 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.views.decorators.http import require_GET
 
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.models import Multisig
@@ -24,6 +26,7 @@ from .kinds import kind_of, multisig_of
 from .models import FINAL_STATES, PENDING_STATES, MultisigRole, MultisigTransaction, Signer, TxState
 from .onchain import CallRefused, approval_call_prepare, execution_call_prepare
 from .selectors import transaction_status, transaction_visible_to
+from .signing import signing_hashes, signing_sections
 
 # Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
 _SHOWN_KEYS = {"function", "action", "description", "to", "amount", "tokens", "backing"}
@@ -32,7 +35,7 @@ _SHOWN_KEYS = {"function", "action", "description", "to", "amount", "tokens", "b
 def _sign_refusal(user: User, tx: MultisigTransaction, signer: Signer | None, signed: bool) -> str:
     """Why this user gets no "Sign with wallet" button; empty when they may sign."""
     if tx.state != TxState.AWAITING_SIGNATURES:
-        return f"This transaction is {tx.state}: it takes no more signatures."
+        return f"{tx.status_label}: it takes no more signatures."
     if signer is None:
         return f"Only signers of the {tx.get_multisig_display()} sign this transaction."
     if signed:
@@ -77,27 +80,52 @@ def _eth(wei: int) -> str:
     return f"{Decimal(wei) / Decimal(10**18):.6f}"
 
 
-@login_required
-def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
+def _visible(request: HttpRequest, tx_id: int) -> MultisigTransaction:
     tx = get_object_or_404(MultisigTransaction.objects.select_related("created_by", "replaces"), pk=tx_id)
     if not transaction_visible_to(request.user, tx):
         raise PermissionDenied("Only signers of this multisig, operators and managers may see this transaction.")
+    return tx
+
+
+def _queue(tx: MultisigTransaction) -> dict[str, Any]:
+    """Transactions still on their way: the multisig's queue, in the order the chain will take them."""
+    queue = list(MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
+                 .select_related("replaces").annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
+    for item in queue:
+        item.call = transaction_display(item, details=False)
+    # On the USDKG multisig only the lowest pending nonce can gather approvals; the rest wait for it.
+    return {"queue": queue, "queue_head": min((item.nonce for item in queue), default=None), "tx": tx,
+            "onchain": not kind_of(multisig_of(tx)).signs_off_chain}
+
+
+@login_required
+@require_GET
+def transaction_queue_rows(request: HttpRequest, tx_id: int) -> HttpResponse:
+    """The queue table's rows, as the page draws them: the page polls them so the queue stays current."""
+    tx = _visible(request, tx_id)
+    return HttpResponse(render_to_string("multisig/queue_rows.html", _queue(tx), request))
+
+
+@login_required
+def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
+    tx = _visible(request, tx_id)
     user = cast(User, request.user)
     signer = Signer.objects.filter(user_id=user.pk, multisig=tx.multisig).first()
     status = transaction_status(tx)
     signed = any(s["address"] == (signer.address if signer else None) for s in status["signed_by"])
-    refusal = _sign_refusal(user, tx, signer, signed)
+    hashes = signing_hashes(tx)
+    refusal = _sign_refusal(user, tx, signer, signed) if hashes.matches else (
+        "The stored safeTxHash is not what this transaction's fields hash to: do not sign; tell an administrator.")
     # What is signed, read from the bytes through the action registry: never the author's `decoded` JSON.
     decoded = transaction_display(tx)
     record = transaction_record(tx)
     backing = decoded.get("backing")
-    # Transactions still on their way: the multisig's queue, in the order the chain will take them.
-    queue = list(MultisigTransaction.objects.filter(safe_address=tx.safe_address, state__in=PENDING_STATES)
-                 .annotate(signatures=Count("confirmations")).order_by("nonce", "pk"))
-    for item in queue:
-        item.call = transaction_display(item, details=False)
+    queue = _queue(tx)
     multisig = multisig_of(tx)
-    onchain = not kind_of(multisig).signs_off_chain
+    onchain = queue["onchain"]
+    # The apps' parts of the page (the memo, the gold behind an issue, the case): each its own template.
+    sections = [{"title": s.title, "html_id": s.html_id,
+                 "html": render_to_string(s.template, s.context, request)} for s in signing_sections(tx)]
     config = {
         "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
         "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
@@ -109,16 +137,18 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
         "execute_call_url": reverse("multisig-api:transaction-execute-call", args=[tx.pk]),
         "sent_url": reverse("multisig-api:transaction-sent", args=[tx.pk]),
         "raw_url": reverse("multisig-api:transaction-raw", args=[tx.pk]),
+        # ... except the queue's rows, drawn by the server as on the page.
+        "queue_url": reverse("multisig:queue", args=[tx.pk]),
         "onchain": onchain,
     }
     return render(request, "multisig/sign.html", {
         **admin.site.each_context(request),
-        "title": f"{tx.get_multisig_display()}: transaction #{tx.nonce}",
-        "tx": tx, "status": status, "decoded": decoded, "signer": signer, "can_sign": not refusal and not onchain,
-        "sign_refusal": refusal, "config": config, "queue": queue, "proposal_url": record.url if record else "",
+        "title": f"{tx.reference}: {tx.get_multisig_display()}, nonce {tx.nonce}",
+        "tx": tx, "status": status, "decoded": decoded, "signer": signer,
+        "can_sign": not refusal and not onchain and hashes.matches,
+        "sign_refusal": refusal, "config": config, "proposal_url": record.url if record else "",
         "proposal_label": record.label if record else "", "description": decoded.get("description", ""),
-        # On the USDKG multisig only the lowest pending nonce can gather approvals; the rest wait for it.
-        "queue_head": min((item.nonce for item in queue), default=None),
+        **queue, "hashes": hashes, "sections": sections,
         "backing": sorted(backing.items()) if isinstance(backing, dict) else [],
         "arguments": sorted((k, v) for k, v in decoded.items() if k not in _SHOWN_KEYS),
         "dev_wallet": dev_wallet_enabled(), "onchain": onchain,

@@ -251,6 +251,8 @@ RECONCILIATION_CHECKS = ["issuance.reconciliation.reserve_check", "compliance.re
 # The manager's history: the apps' items on an address's timeline, each `(address) -> Contribution`, and
 # the models with a per-object timeline -> `(obj) -> related objects` (backoffice/multisig/timeline.py).
 TIMELINE_ADDRESS_SOURCES = ["issuance.timeline.address_contribution", "compliance.timeline.address_contribution"]
+# The apps' parts of the signing page, each `(tx) -> SigningSection | None` (backoffice/multisig/signing.py).
+SIGNING_PAGE_SECTIONS = ["issuance.signing.section", "compliance.signing.section"]
 TIMELINE_OBJECTS = {
     "issuance.ownerproposal": "issuance.timeline.proposal_related",
     "issuance.deposit": "issuance.timeline.deposit_related",

@@ -16,7 +16,7 @@ from backoffice.chain.client import chain_client
 from backoffice.chain.devkeys import OFFICER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.multisig.models import MultisigTransaction, TxState
-from backoffice.multisig.tests.browser import log_in
+from backoffice.multisig.tests.browser import EXECUTED_LABEL, log_in
 from compliance.models import Case, ComplianceProposal, FrozenAddress
 from issuance.tests.factories import issue_on_chain
 
@@ -65,7 +65,7 @@ def _propose(page: Page, base_url: str, case: Case, action: str, *, kind: str, c
     expect(row).to_contain_text("0 of 5")
     row.locator("a.signing-link").click()
     page.wait_for_url(f"{base_url}{signing_path}")
-    expect(page.locator("#tx-state")).to_have_text("awaiting_signatures")
+    expect(page.locator("#tx-state")).to_have_attribute("data-state", "awaiting_signatures")
     expect(page.locator("#tx-progress")).to_have_text(f"0 of 5 {_noun(kind)}")
     return signing_path
 
@@ -79,7 +79,7 @@ def _five_sign(officer_pages: list[Page], base_url: str, signing_path: str, *, k
     for number, officer_page in enumerate(officer_pages, start=1):
         officer_page.goto(f"{base_url}{signing_path}")
         expect(officer_page.locator("#dev-wallet-notice")).to_be_visible()
-        expect(officer_page.locator("#tx-state")).to_have_text("awaiting_signatures")
+        expect(officer_page.locator("#tx-state")).to_have_attribute("data-state", "awaiting_signatures")
         expect(officer_page.locator("#tx-progress")).to_have_text(f"{number - 1} of 5 {noun}")
         if kind == "safe":
             officer_page.click("#sign-button")
@@ -95,7 +95,7 @@ def _five_sign(officer_pages: list[Page], base_url: str, signing_path: str, *, k
             # Four of five never execute: the page, the database and the chain all still wait for the fifth.
             expect(officer_page.locator("#tx-progress")).to_have_text(f"4 of 5 {noun}")
             officer_page.reload()
-            expect(officer_page.locator("#tx-state")).to_have_text("awaiting_signatures")
+            expect(officer_page.locator("#tx-state")).to_have_attribute("data-state", "awaiting_signatures")
             expect(officer_page.locator("#tx-progress")).to_have_text(f"4 of 5 {noun}")
             expect(officer_page.locator("#relayer-row")).to_be_hidden()
             tx = MultisigTransaction.objects.get(pk=int(signing_path.strip("/").rsplit("/", 1)[-1]))
@@ -107,7 +107,7 @@ def _five_sign(officer_pages: list[Page], base_url: str, signing_path: str, *, k
         # The fifth approval seen on chain: the fifth officer's page offers the execution.
         expect(last.locator("#execute-button")).to_be_visible(timeout=30_000)
         last.click("#execute-button")
-    expect(last.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)
+    expect(last.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=EXECUTION_TIMEOUT_MS)
     expect(last.locator("#relayer-tx-hash")).to_have_text(re.compile(r"^0x[0-9a-f]{64}$"))
     expect(last.locator("#tx-progress")).to_have_text(f"5 of 5 {noun}")
     return last.locator("#relayer-tx-hash").inner_text()
@@ -173,7 +173,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         signing_path = _propose(page, base, case, "blacklist", kind=kind)
         expect(page.locator("#tx-function")).to_have_text("addBlackList")
         relayer_hash = _five_sign(officer_pages, base, signing_path, kind=kind, shots=tmp_path)
-        expect(page.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)  # officer1 follows
+        expect(page.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=EXECUTION_TIMEOUT_MS)  # officer1 follows
         expect(page.locator("#relayer-tx-hash")).to_have_text(relayer_hash)
         page.screenshot(path=tmp_path / "2-blacklist-executed.png", full_page=True)
         blacklist_tx = _executed(signing_path, relayer_hash)
@@ -204,7 +204,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         expect(page.locator("#tx-function")).to_have_text("destroyBlackFunds")
         expect(page.locator("#tx-amount")).to_have_text("750.000000")
         relayer_hash = _five_sign(officer_pages, base, signing_path, kind=kind)
-        expect(page.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)
+        expect(page.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=EXECUTION_TIMEOUT_MS)
         page.screenshot(path=tmp_path / "4-destroy-executed.png", full_page=True)
         _executed(signing_path, relayer_hash)
         assert client.token_balance(token, HOLDER) == 0
@@ -219,7 +219,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         signing_path = _propose(page, base, case, "unblacklist", kind=kind)
         expect(page.locator("#tx-function")).to_have_text("removeBlackList")
         relayer_hash = _five_sign(officer_pages, base, signing_path, kind=kind)
-        expect(page.locator("#tx-state")).to_have_text("executed", timeout=EXECUTION_TIMEOUT_MS)
+        expect(page.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=EXECUTION_TIMEOUT_MS)
         unblacklist_tx = _executed(signing_path, relayer_hash)
         assert not client.token_is_blacklisted(token, HOLDER)
 

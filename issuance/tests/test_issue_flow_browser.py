@@ -13,7 +13,7 @@ from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
 from backoffice.journal.models import JournalEntry
 from backoffice.multisig.models import MultisigTransaction, TxState
-from backoffice.multisig.tests.browser import owners_consent
+from backoffice.multisig.tests.browser import EXECUTED_LABEL, owners_consent
 from conftest import TEST_PASSWORD
 from issuance.models import OwnerProposal, ProposalBacking, ProposalState
 
@@ -94,7 +94,7 @@ def test_an_operator_proposes_an_issue_and_three_owners_sign_it_in_the_browser(
 
     # The worker puts it on chain; every open page follows it there.
     for watching in (page, owner_pages[-1]):
-        expect(watching.locator("#tx-state")).to_have_text("executed", timeout=60_000)
+        expect(watching.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=60_000)
         expect(watching.locator("#relayer-tx-hash")).to_have_text(re.compile(r"^0x[0-9a-f]{64}$"))
     expect(page.locator("#tx-progress")).to_have_text(f"3 of 3 {noun}")
     page.screenshot(path=tmp_path / "4-executed.png", full_page=True)

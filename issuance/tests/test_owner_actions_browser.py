@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.multisig.models import MultisigTransaction, TxState
-from backoffice.multisig.tests.browser import log_in, owners_consent
+from backoffice.multisig.tests.browser import EXECUTED_LABEL, log_in, owners_consent
 from issuance.models import OwnerProposal
 from issuance.tests.factories import issue_on_chain
 
@@ -43,7 +43,7 @@ def _propose(page: Any, base: str, kind: str, **fields: str) -> str:
 
 def _consent(browser: Any, page: Any, base: str, path: str, kind: str) -> MultisigTransaction:
     pages = owners_consent(browser, base, path, ["owner1", "owner2", "owner3"], kind=kind)
-    expect(page.locator("#tx-state")).to_have_text("executed", timeout=60_000)  # the operator's page follows
+    expect(page.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=60_000)  # the operator's page follows
     for owner_page in pages:
         owner_page.context.close()
     tx = MultisigTransaction.objects.get(pk=int(path.strip("/").rsplit("/", 1)[-1]))

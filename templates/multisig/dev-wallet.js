@@ -1,6 +1,6 @@
 // USDKG development wallet: only served with DEBUG on against a local anvil chain (id 31337).
 // A minimal EIP-1193 provider, installed only when the browser has no wallet of its own: MetaMask,
-// when present, is always the one used. The server signs with anvil's PUBLIC test keys, for the
+// when present, is always the one used. It also announces itself by name (EIP-6963). The server signs with anvil's PUBLIC test keys, for the
 // signed-in user's own signing address only.
 (function () {
   "use strict";
@@ -36,11 +36,27 @@
     return body.result;
   }
 
-  window.ethereum = {
+  const provider = {
     isUsdkgDevWallet: true,
     request: request,
     on: function () { return this; },
     removeListener: function () { return this; },
   };
+  window.ethereum = provider;
   window.dispatchEvent(new Event("ethereum#initialized"));
+
+  // EIP-6963: announce by name, now and whenever a page asks, so the page lists it with any other wallet.
+  const info = Object.freeze({
+    uuid: "6f1e2a4c-1d7b-4c57-9a55-0d3d5e8a6b01",
+    name: "USDKG development wallet (anvil test keys)",
+    rdns: "org.usdkg.devwallet",
+    icon: "data:image/svg+xml;base64," + btoa('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">' +
+      '<circle cx="16" cy="16" r="15" fill="#c9a227"/><text x="16" y="21" font-size="14" text-anchor="middle" ' +
+      'font-family="sans-serif" fill="#000">D</text></svg>'),
+  });
+  function announce() {
+    window.dispatchEvent(new CustomEvent("eip6963:announceProvider", {detail: Object.freeze({info: info, provider: provider})}));
+  }
+  window.addEventListener("eip6963:requestProvider", announce);
+  announce();
 })();

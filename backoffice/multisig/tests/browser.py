@@ -13,6 +13,8 @@ from conftest import TEST_PASSWORD
 
 # How the page draws when a signature or approval was stored, live or not (UTC, to the second).
 SIGNED_AT = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
+# How the page says a transaction is executed (MultisigTransaction.status_label); the raw state is data-state.
+EXECUTED_LABEL = re.compile(r"^Executed in block \d+$")
 
 
 def log_in(page: Any, base_url: str, username: str, next_path: str) -> None:
@@ -31,7 +33,7 @@ def owners_consent(browser: Any, base_url: str, signing_path: str, usernames: li
         page = context.new_page()
         page.set_default_timeout(20_000)
         log_in(page, base_url, username, signing_path)
-        expect(page.locator("#tx-state")).to_have_text("awaiting_signatures")
+        expect(page.locator("#tx-state")).to_have_attribute("data-state", "awaiting_signatures")
         if kind == "safe":
             page.click("#sign-button")
             expect(page.locator("#sign-result")).to_contain_text(f"Signature accepted: {number} of {threshold}.")
