@@ -44,6 +44,12 @@ class SeededUser:
     password: str | None  # only when created now: it is never stored in clear anywhere
 
 
+def demo_email(username: str) -> str:
+    """A demo user's address, in a domain reserved for examples (RFC 2606): the demo's console mail
+    backend prints the notifications, nothing can be delivered."""
+    return f"{username}@demo.usdkg.example"
+
+
 def demo_seed(*, password: str | None = None) -> list[SeededUser]:
     """Create the demo users, roles and signer bindings that are missing; touch nothing that exists.
 
@@ -58,9 +64,13 @@ def demo_seed(*, password: str | None = None) -> list[SeededUser]:
             new_password = None
             if user is None:
                 new_password = password or secrets.token_urlsafe(12)
-                user = user_model.objects.create_user(username=demo.username, password=new_password, is_staff=True)
+                user = user_model.objects.create_user(username=demo.username, password=new_password, is_staff=True,
+                                                      email=demo_email(demo.username))
                 journal_record(action="user.created", obj=user, actor_username="seed_demo",
                                data={"username": demo.username, "role": demo.role})
+            elif not user.email:  # seeded before notifications existed: give it the demo address
+                user.email = demo_email(demo.username)
+                user.save(update_fields=["email"])
             user.groups.add(Group.objects.get(name=demo.role))
             address = ""
             if demo.account_index is not None:
