@@ -406,17 +406,27 @@ def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime
     return entry
 
 
+def _older_than_in_use_refusal(as_of: datetime, *, exclude_id: int | None = None) -> str:
+    """The newest price by its time is the one in use: an older manual price would never be used."""
+    last = gold_price_latest(exclude_id=exclude_id)
+    if last is not None and as_of <= last.as_of:
+        return (f"the price in use is of {last.as_of:%Y-%m-%d %H:%M:%S} UTC; a price observed at "
+                f"{as_of:%Y-%m-%d %H:%M:%S} UTC, no later, would never be used")
+    return ""
+
+
 def gold_price_propose(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
     """Operator: a manual price, PROPOSED; it counts only once a manager other than the proposer
-    approves it. Refuses (InvalidInput, nothing saved) bad input as gold_price_record does, and a
-    price already out of bounds (stale, or moved too far from the last accepted price)."""
+    approves it. Refuses (InvalidInput, nothing saved) bad input as gold_price_record does, a price
+    already out of bounds (stale, or moved too far from the last accepted price), and one observed no
+    later than the price in use (it would never be used)."""
     _permission_require(actor, "issuance.add_goldprice", "propose gold prices")
     price = _price_parse(usd_per_oz)
     _as_of_check(as_of)
     source = (source or "").strip()
     if not source:
         raise InvalidInput("the price source is required")
-    refusal = gold_price_bounds_refusal(price=price, as_of=as_of)
+    refusal = gold_price_bounds_refusal(price=price, as_of=as_of) or _older_than_in_use_refusal(as_of)
     if refusal:
         raise InvalidInput(refusal)
     with transaction.atomic():
@@ -443,7 +453,8 @@ def gold_price_approve(*, price_id: int, actor: User) -> GoldPrice:
     with transaction.atomic():
         _price_writers_serialise()
         entry = GoldPrice.objects.get(pk=price_id)
-        refusal = gold_price_bounds_refusal(price=entry.usd_per_oz, as_of=entry.as_of, exclude_id=entry.pk)
+        refusal = (gold_price_bounds_refusal(price=entry.usd_per_oz, as_of=entry.as_of, exclude_id=entry.pk)
+                   or _older_than_in_use_refusal(entry.as_of, exclude_id=entry.pk))
         if refusal and entry.state == GoldPriceState.PROPOSED:
             raise InvalidInput(f"{refusal}; reject it and propose a price within bounds")
         entry = transition_apply(model=GoldPrice, pk=price_id, transition="approve", actor=actor,
