@@ -26,6 +26,9 @@ from backoffice.chain.services import gold_feed_dev_set
 from backoffice.core.amounts import TOKEN_UNIT
 from backoffice.journal.models import JournalEntry
 from backoffice.journal.services import TransitionRefused
+from backoffice.multisig.models import ReconciliationAlert
+from backoffice.multisig.reconciliation import reconciliation_run
+from backoffice.multisig.tests.helpers import chain_index_until_head
 from issuance import services
 from issuance.models import GoldPrice, GoldPriceOrigin, GoldPriceState, OwnerProposal
 from issuance.reconciliation import coverage_check
@@ -225,13 +228,19 @@ def test_coverage_below_the_floor_raises_a_reconciliation_alert_and_blocks_issue
 ) -> None:
     client = chain_client()
     issue_on_chain(amount=1_000 * TOKEN_UNIT, recipient=RECIPIENT)
+    chain_index_until_head()  # the reconciliation reads what the watcher indexed
     block = client.block_number()
     [check] = coverage_check(client=client, block=block)
     assert check.ok
+    reconciliation_run(client=client)
+    assert not ReconciliationAlert.objects.filter(title__contains="coverage floor").exists()
     coverage = Decimal(check.actual["coverage"])
     settings.GOLD_COVERAGE_FLOOR = coverage + 1  # the same reserve, now below the floor
     [check] = coverage_check(client=client, block=block)
     assert not check.ok and check.expected["coverage_at_least"] == str(coverage + 1)
+    reconciliation_run(client=client)
+    assert ReconciliationAlert.objects.filter(
+        title="Reconciliation check failed: reserve value covers the supply at least at the coverage floor").exists()
     _draft_refused(gold_backing, "of the supply", f"below the floor of {coverage + 1}")
 
 
