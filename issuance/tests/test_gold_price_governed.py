@@ -26,9 +26,9 @@ from backoffice.chain.services import gold_feed_dev_set
 from backoffice.core.amounts import TOKEN_UNIT
 from backoffice.journal.models import JournalEntry
 from backoffice.journal.services import TransitionRefused
-from backoffice.multisig.models import ReconciliationAlert
+from backoffice.multisig.models import ReconciliationAlert, TxState
 from backoffice.multisig.reconciliation import reconciliation_run
-from backoffice.multisig.tests.helpers import chain_index_until_head
+from backoffice.multisig.tests.helpers import chain_index_until_head, consent_and_execute, issue_propose
 from issuance import services
 from issuance.models import GoldPrice, GoldPriceOrigin, GoldPriceState, OwnerProposal
 from issuance.reconciliation import coverage_check
@@ -263,3 +263,15 @@ def test_the_feed_task_in_a_real_worker_records_the_price(chain: Any, celery_wor
     assert (reading.usd_per_oz, reading.state, reading.entered_by) == (Decimal("2655.5"), GoldPriceState.ACCEPTED,
                                                                        None)
     assert reading.source == f"feed {deployment_get().gold_price_feed}"
+
+
+def test_an_issue_already_signed_is_not_sent_while_the_price_is_stale(chain: Any, gold_backing: Any, settings: Any
+                                                                      ) -> None:
+    """The guard run right before sending refuses too: the owners' consent does not outlive the price."""
+    client, token = chain_client(), deployment_get().token
+    supply = client.token_total_supply(token)
+    tx = issue_propose(1_000 * TOKEN_UNIT, RECIPIENT)
+    settings.GOLD_PRICE_MAX_AGE_SECONDS = 30
+    settled = consent_and_execute(tx, ["owner1", "owner2", "owner3"])
+    assert settled.state != TxState.EXECUTED and "is stale" in settled.failure_reason, settled.failure_reason
+    assert client.token_total_supply(token) == supply
