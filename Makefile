@@ -60,6 +60,7 @@ run: install
 	  answers || { echo "anvil did not start: see var/anvil.log"; exit 1; }; \
 	fi; \
 	$(PY) manage.py deploy_chain --replace; \
+	$(PY) manage.py gold_feed_set --usd-per-oz 2650.50; \
 	$(PY) manage.py reserve_snapshot; \
 	echo; echo "USDKG back-office: http://127.0.0.1:$(PORT)/admin/"; \
 	echo "Demo logins (user password role address) from var/demo-logins.txt:"; cat var/demo-logins.txt; \

@@ -107,6 +107,19 @@ def _token_paused(client: ChainClient) -> bool:
     return client.token_paused(deployment_get().token)
 
 
+def _issue_price_refusal(client: ChainClient, *, exclude_transaction_id: int | None = None,
+                         exclude_proposal_id: int | None = None) -> str:
+    """Why the gold price forbids any issue now ("" when it does not): no accepted price, a stale one,
+    a refused feed reading since, or the reserve covering less of the supply than GOLD_COVERAGE_FLOOR."""
+    from .selectors import coverage_refusal, gold_price_refusal, reserve_get
+
+    refusal = gold_price_refusal()
+    if refusal:
+        return refusal
+    return coverage_refusal(reserve_get(client=client, exclude_transaction_id=exclude_transaction_id,
+                                        exclude_proposal_id=exclude_proposal_id))
+
+
 @action_register
 class Issue(OwnerProposalAction):
     name, label, function = "issue", "Issue tokens", "issue"
@@ -121,6 +134,9 @@ class Issue(OwnerProposalAction):
         recipient = _on("recipient", address_require_checksummed, values.get("recipient") or "", field="recipient")
         if recipient == ZERO_ADDRESS:
             raise InvalidInput("recipient: the zero address cannot receive tokens", field="recipient")
+        refusal = _issue_price_refusal(client)
+        if refusal:
+            raise InvalidInput(refusal)
         deposit_ids = list(values.get("deposits") or [])
         deposits = list(Deposit.objects.filter(pk__in=deposit_ids).order_by("pk"))
         if not deposits or len(deposits) != len(set(deposit_ids)):
@@ -140,6 +156,9 @@ class Issue(OwnerProposalAction):
     def propose_check(self, *, client: ChainClient, proposal: OwnerProposal) -> None:
         from .services.proposals import deposit_backing_capacity, headroom_check
 
+        refusal = _issue_price_refusal(client, exclude_proposal_id=proposal.pk)
+        if refusal:
+            raise InvalidInput(refusal)
         headroom_check(client, int(proposal.amount or 0), exclude_proposal_id=proposal.pk)
         for backing in proposal.backings.select_related("deposit"):
             if int(backing.amount) > deposit_backing_capacity(backing.deposit, exclude_proposal_id=proposal.pk):
@@ -166,12 +185,13 @@ class Issue(OwnerProposalAction):
         """Still within the headroom, supply re-read from the chain now, not counting itself as pending."""
         from backoffice.multisig.services import GuardRefused
 
-        from .selectors import headroom_refusal, reserve_get
+        from .selectors import coverage_refusal, gold_price_refusal, headroom_refusal, reserve_get
 
         record = self.record(transaction)
         reserve = reserve_get(client=client, exclude_transaction_id=transaction.pk,
                               exclude_proposal_id=record.id if record else None)
-        refusal = headroom_refusal(reserve, int(arguments["amount"]))
+        refusal = (gold_price_refusal() or coverage_refusal(reserve)
+                   or headroom_refusal(reserve, int(arguments["amount"])))
         if refusal:
             raise GuardRefused(refusal)
 

@@ -9,7 +9,6 @@ from django import forms, http
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -389,6 +388,9 @@ class DiscrepancyAdmin(ReadOnlyAdmin):
 
 
 class GoldPriceForm(forms.ModelForm):  # noqa: DJ008
+    """Proposes a manual price (an operator); it counts only once a manager approves it."""
+
+    actor: Any = None  # set per request by ServiceFSMAdmin.get_form
     # Typed as the pages show prices ("2,345.67") or plain: one grammar with the API (decimal_parse).
     usd_per_oz = forms.CharField(max_length=40, label="USD per oz",
                                  widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
@@ -411,28 +413,50 @@ class GoldPriceForm(forms.ModelForm):  # noqa: DJ008
             self.add_error("usd_per_oz", "the price must be above zero")
         if as_of is not None and as_of > timezone.now():
             self.add_error("as_of", "the price time is in the future")
+        if self.errors:
+            return data  # the service runs on well-formed input only
+        # The service is the validation (bounds included): a refusal, nothing saved, is a form error.
+        try:
+            self.instance = services.gold_price_propose(usd_per_oz=data["usd_per_oz"], source=data["source"],
+                                                        as_of=data["as_of"], actor=self.actor)
+        except (services.InvalidInput, services.TransitionRefused) as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return data
+
+    def _post_clean(self) -> None:
+        """Nothing to copy or validate on the model: `clean` got the instance from the service."""
 
 
 @admin.register(GoldPrice)
-class GoldPriceAdmin(admin.ModelAdmin):
-    form = GoldPriceForm
-    list_display = ("as_of", "usd_per_oz", "source", "entered_by", "created_at")
-    list_select_related = ("entered_by",)
+class GoldPriceAdmin(ServiceFSMAdmin):
+    """An operator proposes a manual price; a manager (not the proposer) approves or rejects it. Feed
+    readings arrive from the worker, accepted or refused with the reason shown in the list."""
 
-    def has_change_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
-        return False
+    add_form = GoldPriceForm
+    add_permission = "issuance.add_goldprice"
+    list_display = ("as_of", "usd_per_oz", "state", "origin", "source", "reason", "entered_by", "decided_by",
+                    "created_at")
+    list_filter = ("state", "origin")
+    list_select_related = ("entered_by", "decided_by")
+    change_fields = ["usd_per_oz", "as_of", "state", "origin", "source", "round_id", "reason", "entered_by",
+                     "decided_by", "decided_at", "created_at"]
+    fsm_forms = {"reject": ReasonForm}
+    transition_services = {
+        "approve": lambda r, o, d: services.gold_price_approve(price_id=o.pk, actor=actor(r)),
+        "reject": lambda r, o, d: services.gold_price_reject(price_id=o.pk, reason=d["reason"], actor=actor(r)),
+    }
+    transition_labels = {"approve": "Approve price", "reject": "Reject price"}
+    confirmations = {
+        "approve": lambda o: f"Approve {o.usd_per_oz:,} USD/oz (proposed by {o.entered_by}): it becomes the gold "
+                             f"price that values the reserve and limits issues.",
+    }
 
-    def has_delete_permission(self, request: http.HttpRequest, obj: Any = None) -> bool:
-        return False
+    def object_name(self, obj: Any) -> str:
+        return f"Gold price {obj.usd_per_oz:,} USD/oz"
 
-    def save_model(self, request: http.HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        if change:
-            raise PermissionDenied
-        created = services.gold_price_record(usd_per_oz=form.cleaned_data["usd_per_oz"],
-                                             source=form.cleaned_data["source"], as_of=form.cleaned_data["as_of"],
-                                             actor=actor(request))
-        obj.pk = created.pk
+    def create_with_service(self, request: http.HttpRequest, obj: Any, data: dict[str, Any]) -> None:
+        # GoldPriceForm.clean proposed it already (obj is that row); nothing more to save.
+        self.message_user(request, "Proposed: the price counts once a manager approves it.", level=messages.INFO)
 
 
 @admin.register(ReserveSnapshot)

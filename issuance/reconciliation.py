@@ -3,7 +3,7 @@ chain stays within the audited reserve's value divided by the collateral ratio."
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, localcontext
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from django.conf import settings
 
@@ -27,3 +27,22 @@ def reserve_check(*, client: ChainClient, block: int) -> list[Check]:
                 "collateral_ratio": str(settings.COLLATERAL_RATIO)}
     return [Check("supply within the audited reserve / collateral ratio", supply <= backed, expected,
                   {"supply": str(supply)})]
+
+
+def coverage_check(*, client: ChainClient, block: int) -> list[Check]:
+    """The audited reserve's value covers at least GOLD_COVERAGE_FLOOR of the supply (value / supply);
+    below it the check fails (an alert) and issues are refused (issuance/actions.py)."""
+    supply = client.token_total_supply(deployment_get().token, block=block)
+    price = gold_price_latest()
+    oz = _oz(bars_audited())
+    floor = settings.GOLD_COVERAGE_FLOOR
+    with localcontext() as ctx:
+        ctx.prec = 80
+        value = oz * price.usd_per_oz if price else oz * 0
+        coverage = value * TOKEN_UNIT / supply if supply else None
+    expected = {"coverage_at_least": str(floor), "audited_oz": str(oz),
+                "usd_per_oz": str(price.usd_per_oz) if price else None}
+    return [Check("reserve value covers the supply at least at the coverage floor",
+                  coverage is None or coverage >= floor, expected,
+                  {"supply": str(supply), "value_usd": str(value),
+                   "coverage": None if coverage is None else str(coverage.quantize(Decimal("0.000001")))})]

@@ -7,6 +7,7 @@ from decimal import ROUND_FLOOR, Decimal, localcontext
 
 from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
 from backoffice.chain.client import ChainClient
 from backoffice.chain.selectors import deployment_get
@@ -14,7 +15,7 @@ from backoffice.core.amounts import tokens_format
 from backoffice.multisig.actions import call_decode
 from backoffice.multisig.models import PENDING_STATES, MultisigRole, MultisigTransaction
 
-from .models import Audit, AuditState, Bar, GoldPrice
+from .models import Audit, AuditState, Bar, GoldPrice, GoldPriceOrigin, GoldPriceState
 from .models.deposits import IN_CUSTODY
 
 # The action whose pending amounts the headroom subtracts (issuance/actions.py).
@@ -36,8 +37,45 @@ def bars_pending() -> QuerySet[Bar]:
     return bars_in_custody().filter(Q(audited_by__isnull=True) | Q(blocked_by__isnull=False))
 
 
-def gold_price_latest() -> GoldPrice | None:
-    return GoldPrice.objects.order_by("-as_of", "-id").first()
+def gold_price_latest(*, exclude_id: int | None = None) -> GoldPrice | None:
+    """The price in use: the newest ACCEPTED one (proposed, rejected and refused prices never count)."""
+    accepted = GoldPrice.objects.filter(state=GoldPriceState.ACCEPTED)
+    if exclude_id is not None:
+        accepted = accepted.exclude(pk=exclude_id)
+    return accepted.order_by("-as_of", "-id").first()
+
+
+def gold_price_refusal() -> str:
+    """Why no issue may be drafted or sent on the price now ("" when it may): no accepted price,
+    the accepted price stale, or the feed's newest reading refused since (the price is in doubt)."""
+    price = gold_price_latest()
+    waiting = GoldPrice.objects.filter(state=GoldPriceState.PROPOSED).order_by("-id").first()
+    awaiting = (f"; the price {waiting.usd_per_oz:,} USD/oz proposed by {waiting.entered_by} awaits a second "
+                "approval (a manager)" if waiting else "")
+    if price is None:
+        return f"no accepted gold price: issues wait until the price feed or a manager's approval gives one{awaiting}"
+    age = (timezone.now() - price.as_of).total_seconds()
+    if age > settings.GOLD_PRICE_MAX_AGE_SECONDS:
+        return (f"the accepted gold price ({price.usd_per_oz:,} USD/oz of {price.as_of:%Y-%m-%d %H:%M} UTC) is "
+                f"stale: older than {settings.GOLD_PRICE_MAX_AGE_SECONDS / 3600:g} h{awaiting}")
+    refused = (GoldPrice.objects.filter(state=GoldPriceState.REFUSED, origin=GoldPriceOrigin.FEED, pk__gt=price.pk)
+               .order_by("-id").first())
+    if refused is not None:
+        return (f"the gold price feed's latest reading ({refused.usd_per_oz:,} USD/oz) was refused: {refused.reason}"
+                f"; issues wait until a price is accepted{awaiting}")
+    return ""
+
+
+def coverage_refusal(reserve: Reserve) -> str:
+    """Why the reserve's coverage of the supply (value / supply) forbids issuing ("" when it does not)."""
+    if reserve.total_supply <= 0:
+        return ""
+    floor = settings.GOLD_COVERAGE_FLOOR
+    coverage = reserve.value_usd * TOKEN_UNIT / reserve.total_supply
+    if coverage >= floor:
+        return ""
+    return (f"the reserve covers {coverage:.4f} of the supply (value {reserve.value_usd:,.2f} USD for "
+            f"{tokens_format(reserve.total_supply)} tokens), below the floor of {floor}")
 
 
 def audit_last_accepted() -> Audit | None:

@@ -8,7 +8,7 @@ from django.conf import settings
 from backoffice.chain.client import ChainUnavailable, chain_client
 from backoffice.core.leases import lease_held
 
-from .services import bar_list_import_run, bar_list_imports_recover, reserve_snapshot_take
+from .services import bar_list_import_run, bar_list_imports_recover, gold_price_feed_read, reserve_snapshot_take
 
 logger = logging.getLogger(__name__)
 
@@ -43,3 +43,20 @@ def bar_list_import_sweep_task() -> int:
         if not held:
             return 0
         return bar_list_imports_recover()
+
+
+# Longer than the feed task's hard time limit, so a slow read never loses its lock to the next one.
+GOLD_FEED_LEASE_SECONDS = 60
+
+
+@shared_task(autoretry_for=(ChainUnavailable,), retry_backoff=True, max_retries=3, soft_time_limit=30,
+             time_limit=45)
+def gold_price_feed_task() -> str:
+    """Periodic (GOLD_PRICE_POLL_SECONDS): read the XAU/USD feed and record the reading, accepted or
+    refused with its reason. Never two at once."""
+    with lease_held(name="gold-price-feed", seconds=GOLD_FEED_LEASE_SECONDS) as held:
+        if not held:
+            return ""
+        entry = gold_price_feed_read(client=chain_client())
+    logger.info("gold-price-feed id=%s state=%s usd_per_oz=%s", entry.pk, entry.state, entry.usd_per_oz)
+    return str(entry.state)

@@ -10,6 +10,8 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -234,6 +236,21 @@ class ChainClient:
         """The transfer fee in basis points (`basisPointsRate`)."""
         fn = self.contract("USDKG", token).functions.basisPointsRate()
         return int(self._call(fn.call, block_identifier=block))
+
+    def gold_feed_read(self, address: str) -> tuple[Decimal, datetime, int]:
+        """(USD per troy ounce, when the feed last updated it, round id) from an AggregatorV3Interface
+        feed (Chainlink's XAU/USD or the development one). The answer is scaled by the feed's own
+        `decimals()`, exactly; an `updatedAt` of zero (a round never answered) is refused."""
+        feed = self.contract("DevXauUsdAggregator", address).functions
+        try:
+            decimals = int(self._call(feed.decimals().call))
+            round_id, answer, _, updated_at, _ = self._call(feed.latestRoundData().call)
+        except (ContractLogicError, Web3RPCError, ValueError) as exc:
+            raise ChainError(f"{address} does not answer as a price feed: {exc}") from exc
+        if int(updated_at) <= 0:
+            raise ChainError(f"the price feed {address} has no answer yet")
+        price = Decimal(int(answer)).scaleb(-decimals)
+        return price, datetime.fromtimestamp(int(updated_at), tz=UTC), int(round_id)
 
     def token_call_decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """(function name, arguments) of token calldata; ("", {}) for anything that is not a token call."""

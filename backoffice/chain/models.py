@@ -16,6 +16,9 @@ class Deployment(models.Model):
     block_number = models.PositiveBigIntegerField()
     block_hash = models.CharField(max_length=66)
     deployed_at = models.DateTimeField()
+    # The XAU/USD price feed (AggregatorV3Interface) this chain's reserve is valued with: the development
+    # aggregator deploy_chain put there, or blank when settings.GOLD_PRICE_FEED_ADDRESS names the real one.
+    gold_price_feed = models.CharField(max_length=42, blank=True)
 
     def __str__(self) -> str:
         return f"chain {self.chain_id}: token {self.token}"

@@ -107,6 +107,8 @@ def deployment_ensure(
     existing = Deployment.objects.filter(chain_id=chain_id).first()
     if existing is not None:
         if client.code_exists(existing.token) and client.block_hash(existing.block_number) == existing.block_hash:
+            if not existing.gold_price_feed and not settings.GOLD_PRICE_FEED_ADDRESS:
+                _gold_feed_add(client, account=account, deployment=existing, progress=progress)
             return DeploymentResult(existing, created=False)
         if not replace:
             raise ChainError(
@@ -137,8 +139,12 @@ def deployment_ensure(
     progress("deploying the USDKG token")
     token, receipt = client.deploy(account=account, name="USDKG", args=[issuance, compliance])
 
+    feed = ""
+    if not settings.GOLD_PRICE_FEED_ADDRESS:  # a real feed is configured: no stand-in beside it
+        progress("deploying the development XAU/USD price feed")
+        feed, _ = client.deploy(account=account, name="DevXauUsdAggregator", args=[])
     values.update({
-        "token": token, "block_number": int(receipt["blockNumber"]),
+        "gold_price_feed": feed, "token": token, "block_number": int(receipt["blockNumber"]),
         "block_hash": "0x" + bytes(receipt["blockHash"]).hex(), "deployed_at": timezone.now(),
     })
     multisigs = [_multisig_read(client, address=issuance, kind=kind, role=MultisigRole.ISSUANCE),
@@ -148,6 +154,19 @@ def deployment_ensure(
     logger.info("chain deployed chain-id=%s kind=%s token=%s issuance=%s compliance=%s", chain_id, kind, token,
                 issuance, compliance)
     return DeploymentResult(deployment, created=True)
+
+
+def _gold_feed_add(
+    client: ChainClient, *, account: LocalAccount, deployment: Deployment, progress: Callable[[str], None],
+) -> None:
+    """A deployment recorded before the price feed existed gets its development feed, journalled."""
+    progress("deploying the development XAU/USD price feed")
+    feed, _ = client.deploy(account=account, name="DevXauUsdAggregator", args=[])
+    with transaction.atomic():
+        Deployment.objects.filter(pk=deployment.pk).update(gold_price_feed=feed)
+        deployment.gold_price_feed = feed
+        journal_record(action="chain.gold_feed_deployed", obj=deployment, actor_username="deploy_chain",
+                       data={"chain_id": deployment.chain_id, "gold_price_feed": feed})
 
 
 def _first_block(client: ChainClient, address: str) -> int:
@@ -209,3 +228,15 @@ def deployment_attach(
                                     actor="chain_attach", replaced=existing is not None)
     logger.info("chain attached chain-id=%s token=%s issuance=%s compliance=%s", chain_id, token, issuance, compliance)
     return deployment
+
+
+def gold_feed_dev_set(
+    *, client: ChainClient, account: LocalAccount, address: str, answer: int, updated_at: int,
+) -> int:
+    """Set the development XAU/USD aggregator's answer (8 decimals) and its time; the block it landed
+    in. Only the account that deployed it may (the contract refuses anyone else)."""
+    call = client.contract("DevXauUsdAggregator", address).functions.setAnswer(answer, updated_at)
+    receipt = client.transact(account=account, tx={"to": to_checksum_address(address),
+                                                   "data": call._encode_transaction_data()})
+    logger.info("gold-feed address=%s answer=%s updated-at=%s", address, answer, updated_at)
+    return int(receipt["blockNumber"])

@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task",
                          "schedule": float(env.int("RESERVE_SNAPSHOT_SECONDS", default=300))},
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
+    "gold-price-feed": {"task": "issuance.tasks.gold_price_feed_task",
+                        "schedule": float(env.int("GOLD_PRICE_POLL_SECONDS", default=300))},
     "reconcile": {"task": "backoffice.multisig.tasks.reconcile_task",
                   "schedule": float(env.int("RECONCILE_SECONDS", default=60))},
     "frozen-register-refresh": {"task": "compliance.tasks.register_refresh_task", "schedule": 300.0},
@@ -236,6 +238,20 @@ COLLATERAL_RATIO = Decimal(env.str("COLLATERAL_RATIO", default="1.00"))
 if not COLLATERAL_RATIO.is_finite() or COLLATERAL_RATIO <= 0:
     raise ImproperlyConfigured(f"COLLATERAL_RATIO must be a positive number, not {COLLATERAL_RATIO}")
 
+# The gold price comes from an XAU/USD feed (Chainlink AggregatorV3Interface) the worker reads; blank:
+# the development aggregator deploy_chain records on the Deployment row. A reading older than the max age,
+# or further than the max move from the last accepted price, is refused (stored with its reason);
+# issues wait while the accepted price is stale or the reserve covers less than the floor of the supply.
+GOLD_PRICE_FEED_ADDRESS = env.str("GOLD_PRICE_FEED_ADDRESS", default="")
+GOLD_PRICE_POLL_SECONDS = env.int("GOLD_PRICE_POLL_SECONDS", default=300)
+GOLD_PRICE_MAX_AGE_SECONDS = env.int("GOLD_PRICE_MAX_AGE_SECONDS", default=24 * 3600)
+GOLD_PRICE_MAX_MOVE_PERCENT = Decimal(env.str("GOLD_PRICE_MAX_MOVE_PERCENT", default="10"))
+GOLD_COVERAGE_FLOOR = Decimal(env.str("GOLD_COVERAGE_FLOOR", default="1.0"))
+if GOLD_PRICE_MAX_AGE_SECONDS <= 0 or not GOLD_PRICE_MAX_MOVE_PERCENT.is_finite() or GOLD_PRICE_MAX_MOVE_PERCENT <= 0:
+    raise ImproperlyConfigured("GOLD_PRICE_MAX_AGE_SECONDS and GOLD_PRICE_MAX_MOVE_PERCENT must be positive")
+if not GOLD_COVERAGE_FLOOR.is_finite() or GOLD_COVERAGE_FLOOR < 0:
+    raise ImproperlyConfigured(f"GOLD_COVERAGE_FLOOR must be a number at least 0, not {GOLD_COVERAGE_FLOOR}")
+
 # A relayer transaction without a receipt after this long is replaced (same nonce, higher fees).
 # What `seed_demo` adds after the users, per app (each returns what it made, "" when nothing).
 DEMO_SEEDERS = ["issuance.demo.demo_gold_seed"]
@@ -247,7 +263,8 @@ MULTISIG_EXECUTOR_KEY_FILE = env.str("MULTISIG_EXECUTOR_KEY_FILE", default="")
 CHAIN_INDEX_CONSUMERS = ["backoffice.multisig.onchain.multisig_chain_events_apply",
                          "backoffice.multisig.reconciliation.reconciliation_events_apply"]
 # The apps' reconciliation checks, each `(client, block) -> list[Check]`.
-RECONCILIATION_CHECKS = ["issuance.reconciliation.reserve_check", "compliance.reconciliation.register_check"]
+RECONCILIATION_CHECKS = ["issuance.reconciliation.reserve_check", "issuance.reconciliation.coverage_check",
+                         "compliance.reconciliation.register_check"]
 # The manager's history: the apps' items on an address's timeline, each `(address) -> Contribution`, and
 # the models with a per-object timeline -> `(obj) -> related objects` (backoffice/multisig/timeline.py).
 TIMELINE_ADDRESS_SOURCES = ["issuance.timeline.address_contribution", "compliance.timeline.address_contribution"]

@@ -115,7 +115,7 @@ class GoldPriceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GoldPrice
-        fields = ["id", "usd_per_oz", "source", "as_of", "entered_by", "created_at"]
+        fields = ["id", "usd_per_oz", "source", "as_of", "state", "origin", "reason", "entered_by", "created_at"]
         read_only_fields = fields
 
 

@@ -272,10 +272,10 @@ class GoldPriceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Service
     def get_queryset(self) -> QuerySet[GoldPrice]:
         return GoldPrice.objects.select_related("entered_by").order_by("-as_of", "-id")
 
-    @extend_schema(summary="Record a gold price (operator)", request=s.GoldPriceRecordSerializer,
-                   responses={201: s.GoldPriceSerializer, **REFUSALS})
+    @extend_schema(summary="Propose a gold price (operator); it counts once a manager approves it",
+                   request=s.GoldPriceRecordSerializer, responses={201: s.GoldPriceSerializer, **REFUSALS})
     def create(self, request: Request) -> Response:
         data = self.parsed(s.GoldPriceRecordSerializer, request)
-        price = services.gold_price_record(usd_per_oz=data["usd_per_oz"], source=data["source"],
-                                           as_of=data["as_of"], actor=_actor(request))
+        price = services.gold_price_propose(usd_per_oz=data["usd_per_oz"], source=data["source"],
+                                            as_of=data["as_of"], actor=_actor(request))
         return self.presented(price.pk, status.HTTP_201_CREATED)

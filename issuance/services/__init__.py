@@ -17,7 +17,11 @@ from .gold import (
     deposit_reject,
     deposit_release,
     deposit_verify,
+    gold_price_approve,
+    gold_price_feed_read,
+    gold_price_propose,
     gold_price_record,
+    gold_price_reject,
     reserve_snapshot_take,
     vault_save,
 )
@@ -35,6 +39,7 @@ __all__ = [
     "audit_start_fieldwork", "audit_submit", "bar_list_import_run", "bar_list_import_start", "bar_list_imports_recover",
     "deposit_backing_capacity",
     "deposit_bars_import", "deposit_create", "deposit_receive", "deposit_reject", "deposit_release", "deposit_verify",
-    "gold_price_record", "proposal_call", "proposal_cancel", "proposal_draft", "proposal_propose",
+    "gold_price_approve", "gold_price_feed_read", "gold_price_propose", "gold_price_record",
+    "gold_price_reject", "proposal_call", "proposal_cancel", "proposal_draft", "proposal_propose",
     "reserve_snapshot_take", "vault_save",
 ]

@@ -8,14 +8,17 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import File
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from eth_utils import to_checksum_address
 
-from backoffice.chain.client import ChainClient
+from backoffice.chain.client import ChainClient, ChainError
+from backoffice.chain.selectors import deployment_get
 from backoffice.core.amounts import decimal_parse
 from backoffice.core.errors import InvalidInput
 from backoffice.core.files import StoredFile, file_store
@@ -33,12 +36,14 @@ from ..models import (
     Discrepancy,
     DiscrepancyKind,
     GoldPrice,
+    GoldPriceOrigin,
+    GoldPriceState,
     ReserveSnapshot,
     Vault,
 )
 from ..models.audits import REPORT
 from ..models.deposits import IN_CUSTODY, RECEIPT
-from ..selectors import reserve_get
+from ..selectors import gold_price_latest, reserve_get
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -317,30 +322,196 @@ def audit_dispute(*, audit_id: int, reason: str, actor: User) -> Audit:
 
 
 # --- prices ---------------------------------------------------------------------------------
+#
+# The price in use is governed, never typed: it is the newest ACCEPTED price, and a price becomes
+# accepted only (a) as a feed reading within bounds, read by the worker (gold_price_feed_read), or
+# (b) as a manual proposal a manager other than its proposer approves within the same bounds. Out of
+# bounds means: not a positive number below PRICE_CEILING, stale (older than GOLD_PRICE_MAX_AGE_SECONDS)
+# or moved more than GOLD_PRICE_MAX_MOVE_PERCENT from the last accepted price.
 
-def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
-    """Refuses a price that is not a positive number with at most 4 decimals (typed plain, "2345.67", or
-    as shown, "2,345.67": `decimal_parse`), a time in the future or without a time zone, and an empty source."""
-    _permission_require(actor, "issuance.add_goldprice", "record gold prices")
+# No gold price has ever come near this (USD per troy ounce): a typo, not a market move.
+PRICE_CEILING = Decimal("1000000")
+FEED_SOURCE_PREFIX = "feed"
+PRICE_LOCK_KEY = 0x60_1D_9E1CE  # any constant no other advisory lock uses
+
+
+def _price_writers_serialise() -> None:
+    """Inside a transaction: one price writer at a time, so two prices are never both judged against
+    the same last accepted price. A PostgreSQL transaction-level advisory lock (SQLite, the demo's
+    single-writer database, serialises writers anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PRICE_LOCK_KEY])
+
+
+def _price_parse(usd_per_oz: Decimal | str) -> Decimal:
+    """The price as a Decimal of at most 4 decimals, above zero and below the ceiling, or InvalidInput."""
     try:
         price = decimal_parse(usd_per_oz, field="price", places=4)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
     if price <= 0:
         raise InvalidInput("the price must be above zero")
-    if price >= Decimal("1e10"):
-        raise InvalidInput("the price is implausibly large")
+    if price >= PRICE_CEILING:
+        raise InvalidInput(f"the price is implausibly large (at least {PRICE_CEILING:,} USD/oz)")
+    return price
+
+
+def _as_of_check(as_of: datetime) -> None:
     if timezone.is_naive(as_of):
         raise InvalidInput("the price time needs a time zone")
     if as_of > timezone.now():
         raise InvalidInput("the price time is in the future")
+
+
+def gold_price_bounds_refusal(*, price: Decimal, as_of: datetime, exclude_id: int | None = None) -> str:
+    """Why `price` at `as_of` may not become the price in use ("" when it may): stale, or too far
+    from the last accepted price (the first price ever has nothing to move from)."""
+    max_age = settings.GOLD_PRICE_MAX_AGE_SECONDS
+    age = (timezone.now() - as_of).total_seconds()
+    if age > max_age:
+        return (f"the price is stale: observed {as_of:%Y-%m-%d %H:%M} UTC, {age / 3600:.1f} h ago, "
+                f"more than the {max_age / 3600:g} h allowed")
+    last = gold_price_latest(exclude_id=exclude_id)
+    if last is not None:
+        move = (price - last.usd_per_oz) / last.usd_per_oz * 100
+        limit = settings.GOLD_PRICE_MAX_MOVE_PERCENT
+        if abs(move) > limit:
+            return (f"the price {price:,} USD/oz moves {move:+.2f} % from the last accepted {last.usd_per_oz:,} "
+                    f"USD/oz, more than the {limit} % allowed")
+    return ""
+
+
+def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
+    """An ACCEPTED price, at once: for fixtures and demo seeding only (the admin and the API propose,
+    a manager approves; the worker reads the feed). Refuses, nothing saved, what a proposal refuses:
+    a price that is not a positive number with at most 4 decimals below the ceiling, a time in the
+    future or without a time zone, an empty source, and a price out of bounds (stale, or moved more
+    than allowed from the last accepted one)."""
+    _permission_require(actor, "issuance.add_goldprice", "record gold prices")
+    price = _price_parse(usd_per_oz)
+    _as_of_check(as_of)
     source = (source or "").strip()
     if not source:
         raise InvalidInput("the price source is required")
     with transaction.atomic():
-        entry = GoldPrice.objects.create(usd_per_oz=price, source=source, as_of=as_of, entered_by=actor)
-        journal_record(action="issuance.price.recorded", actor=actor, obj=entry,
+        _price_writers_serialise()
+        refusal = gold_price_bounds_refusal(price=price, as_of=as_of)
+        if refusal:
+            raise InvalidInput(refusal)
+        entry = GoldPrice.objects.create(usd_per_oz=price, source=source, as_of=as_of, entered_by=actor,
+                                         origin=GoldPriceOrigin.MANUAL, state=GoldPriceState.ACCEPTED)
+        journal_record(action="issuance.price.recorded", actor=actor, obj=entry, state_after=entry.state,
                        data={"usd_per_oz": str(price), "source": source, "as_of": as_of.isoformat()})
+    return entry
+
+
+def _older_than_in_use_refusal(as_of: datetime, *, exclude_id: int | None = None) -> str:
+    """The newest price by its time is the one in use: an older manual price would never be used."""
+    last = gold_price_latest(exclude_id=exclude_id)
+    if last is not None and as_of <= last.as_of:
+        return (f"the price in use is of {last.as_of:%Y-%m-%d %H:%M:%S} UTC; a price observed at "
+                f"{as_of:%Y-%m-%d %H:%M:%S} UTC, no later, would never be used")
+    return ""
+
+
+def gold_price_propose(*, usd_per_oz: Decimal | str, source: str, as_of: datetime, actor: User) -> GoldPrice:
+    """Operator: a manual price, PROPOSED; it counts only once a manager other than the proposer
+    approves it. Refuses (InvalidInput, nothing saved) bad input as gold_price_record does, a price
+    already out of bounds (stale, or moved too far from the last accepted price), and one observed no
+    later than the price in use (it would never be used)."""
+    _permission_require(actor, "issuance.add_goldprice", "propose gold prices")
+    price = _price_parse(usd_per_oz)
+    _as_of_check(as_of)
+    source = (source or "").strip()
+    if not source:
+        raise InvalidInput("the price source is required")
+    refusal = gold_price_bounds_refusal(price=price, as_of=as_of) or _older_than_in_use_refusal(as_of)
+    if refusal:
+        raise InvalidInput(refusal)
+    with transaction.atomic():
+        entry = GoldPrice.objects.create(usd_per_oz=price, source=source, as_of=as_of, entered_by=actor,
+                                         origin=GoldPriceOrigin.MANUAL, state=GoldPriceState.PROPOSED)
+        journal_record(action="issuance.price.proposed", actor=actor, obj=entry, state_after=entry.state,
+                       data={"usd_per_oz": str(price), "source": source, "as_of": as_of.isoformat()})
+    logger.info("gold-price id=%s state=proposed usd_per_oz=%s", entry.pk, price)
+    return entry
+
+
+def _decider_check(price_id: int, actor: User) -> GoldPrice:
+    entry = GoldPrice.objects.get(pk=price_id)
+    if entry.entered_by_id == actor.pk:
+        raise TransitionRefused("the proposer of a price cannot decide on it: another manager must")
+    return entry
+
+
+def gold_price_approve(*, price_id: int, actor: User) -> GoldPrice:
+    """Manager (not the proposer): the proposed price becomes the price in use. Refuses
+    (TransitionRefused or InvalidInput, nothing changed) anyone else, a price not proposed, and a
+    price that is out of bounds now (stale by now, or the accepted price moved meanwhile)."""
+    _decider_check(price_id, actor)
+    with transaction.atomic():
+        _price_writers_serialise()
+        entry = GoldPrice.objects.get(pk=price_id)
+        refusal = (gold_price_bounds_refusal(price=entry.usd_per_oz, as_of=entry.as_of, exclude_id=entry.pk)
+                   or _older_than_in_use_refusal(entry.as_of, exclude_id=entry.pk))
+        if refusal and entry.state == GoldPriceState.PROPOSED:
+            raise InvalidInput(f"{refusal}; reject it and propose a price within bounds")
+        entry = transition_apply(model=GoldPrice, pk=price_id, transition="approve", actor=actor,
+                                 params={"by": actor, "at": timezone.now()},
+                                 data={"usd_per_oz": str(entry.usd_per_oz), "proposed_by": entry.entered_by_id})
+    logger.info("gold-price id=%s state=accepted usd_per_oz=%s", entry.pk, entry.usd_per_oz)
+    return entry
+
+
+def gold_price_reject(*, price_id: int, reason: str, actor: User) -> GoldPrice:
+    """Manager (not the proposer): the proposed price never counts. Refuses without a reason."""
+    reason = _reason_require(reason)
+    _decider_check(price_id, actor)
+    return transition_apply(model=GoldPrice, pk=price_id, transition="reject", actor=actor, reason=reason,
+                            params={"by": actor, "at": timezone.now(), "reason": reason})
+
+
+def gold_price_feed_address() -> str:
+    """The XAU/USD feed: GOLD_PRICE_FEED_ADDRESS when set (production: the real aggregator), else the
+    development aggregator deploy_chain recorded on this chain's deployment."""
+    address = settings.GOLD_PRICE_FEED_ADDRESS or deployment_get().gold_price_feed
+    if not address:
+        raise ChainError("no gold price feed: set GOLD_PRICE_FEED_ADDRESS or run deploy_chain")
+    return to_checksum_address(address)
+
+
+def gold_price_feed_read(*, client: ChainClient) -> GoldPrice:
+    """Read the feed once and record the reading: ACCEPTED when within bounds, otherwise REFUSED with
+    its reason (kept and journalled; it never changes the price in use). A round already recorded is
+    returned as it is. Prices are cut (never rounded up) to 4 decimals."""
+    address = gold_price_feed_address()
+    raw, updated_at, round_id = client.gold_feed_read(address)
+    source = f"{FEED_SOURCE_PREFIX} {address}"
+    known = GoldPrice.objects.filter(source=source, round_id=round_id).first()
+    if known is not None:
+        return known
+    price = raw.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    if updated_at > timezone.now():  # a node clock ahead of ours: the reading is as of now at the latest
+        updated_at = timezone.now()
+    with transaction.atomic():
+        _price_writers_serialise()
+        if price <= 0 or price >= PRICE_CEILING:
+            refusal = f"the feed answered {raw} USD/oz, not a plausible gold price"
+            price = max(min(price, PRICE_CEILING - 1), Decimal("0.0001"))  # the row keeps a storable value
+        else:
+            refusal = gold_price_bounds_refusal(price=price, as_of=updated_at)
+        state = GoldPriceState.REFUSED if refusal else GoldPriceState.ACCEPTED
+        entry, created = GoldPrice.objects.get_or_create(
+            source=source, round_id=round_id,
+            defaults={"usd_per_oz": price, "as_of": updated_at, "origin": GoldPriceOrigin.FEED, "state": state,
+                      "reason": refusal})
+        if created:
+            journal_record(action="issuance.price.feed_" + ("refused" if refusal else "accepted"),
+                           actor_username="system", obj=entry, state_after=entry.state, reason=refusal,
+                           data={"usd_per_oz": str(raw), "as_of": updated_at.isoformat(), "round_id": round_id,
+                                 "feed": address})
+    logger.info("gold-price id=%s state=%s usd_per_oz=%s round=%s", entry.pk, entry.state, raw, round_id)
     return entry
 
 

@@ -207,4 +207,6 @@ def test_a_gold_price_typed_as_the_pages_show_it_is_recorded_and_a_decimal_comma
     response = client.post("/admin/issuance/goldprice/add/", {**form, "usd_per_oz": "2,345.6700"})
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert str(GoldPrice.objects.get().usd_per_oz) == "2345.6700"
-    assert JournalEntry.objects.filter(action="issuance.price.recorded").count() == 1
+    # Proposed only: it counts once a manager approves it (issuance/tests/test_gold_price_governed.py).
+    assert GoldPrice.objects.get().state == "proposed"
+    assert JournalEntry.objects.filter(action="issuance.price.proposed").count() == 1

@@ -27,6 +27,7 @@ const OPTIMIZER = { enabled: true, runs: 200 };
 const SOLIDITY_CONTRACTS = [
   ["USDKG", "USDKG.sol"],
   ["USDKGMultisig", "USDKGMultisig.sol"],
+  ["DevXauUsdAggregator", "DevXauUsdAggregator.sol"],
 ];
 
 const SAFE_PACKAGE = "@safe-global/safe-contracts";

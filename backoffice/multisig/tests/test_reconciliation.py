@@ -85,6 +85,7 @@ def test_everything_the_product_does_reconciles(fresh: Any, gold_backing: Any) -
     assert [c.name for c in report.checks] == [
         "total supply equals issued - redeemed - destroyed", "compliance multisig owners and threshold",
         "issuance multisig owners and threshold", "supply within the audited reserve / collateral ratio",
+        "reserve value covers the supply at least at the coverage floor",
         "frozen-address register equals isBlackListed on chain"]
     assert report.checks[0].actual == {"supply": "500000"}  # 9 + 2 - 1.5 issued/redeemed, 9 destroyed
     assert reconciliation_run(client=client)[1] == [] and not ReconciliationAlert.objects.exists()

@@ -3,6 +3,7 @@ owner executes. Every refusal is proven to change nothing, on chain and in the d
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -288,15 +289,17 @@ def test_the_page_does_not_offer_execution_while_the_collateral_guard_refuses(ch
     index()
     tx.refresh_from_db()
     assert tx.state == TxState.APPROVED
-    price_record(operator=operator, usd_per_oz="100.0000")
-    with pytest.raises(CallRefused, match="refused before sending"):
-        execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3))
-    browser = Client()
-    browser.force_login(owner(3))
-    page = browser.get(f"/multisig/{tx.pk}/").content.decode()
-    assert 'id="execute-button"' not in page and "refused before sending" in page
-    assert client.safe_nonce(tx.safe_address) == tx.nonce
-    price_record(operator=operator, usd_per_oz="2650.0000", minutes_ago=0)
+    # A fall (and a rise back) far beyond the feed's move bound (proven in issuance/tests/test_gold_price_governed.py).
+    with override_settings(GOLD_PRICE_MAX_MOVE_PERCENT=Decimal(10_000)):
+        price_record(operator=operator, usd_per_oz="100.0000")
+        with pytest.raises(CallRefused, match="refused before sending"):
+            execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3))
+        browser = Client()
+        browser.force_login(owner(3))
+        page = browser.get(f"/multisig/{tx.pk}/").content.decode()
+        assert 'id="execute-button"' not in page and "refused before sending" in page
+        assert client.safe_nonce(tx.safe_address) == tx.nonce
+        price_record(operator=operator, usd_per_oz="2650.0000", minutes_ago=0)
     assert execution_call_prepare(client=client, transaction_id=tx.pk, actor=owner(3))["function"] == "execTransaction"
 
 

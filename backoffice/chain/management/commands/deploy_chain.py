@@ -38,4 +38,6 @@ class Command(BaseCommand):
         self.stdout.write(f"  token               {d.token}")
         for m in d.multisigs.all():
             self.stdout.write(f"  {m.role:<19} {m.address} ({m.kind}, {m.threshold} of {len(m.owners)})")
+        if d.gold_price_feed:
+            self.stdout.write(f"  gold price feed     {d.gold_price_feed} (development XAU/USD)")
         self.stdout.write(f"  from block          {d.block_number}")
