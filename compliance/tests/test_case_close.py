@@ -121,7 +121,8 @@ def test_closing_is_refused_while_a_proposal_of_the_case_is_being_sent_and_nothi
     assert sent.state == TxState.SUBMITTED
     before = _snapshot()
 
-    with pytest.raises(TransitionRefused, match="being sent.*blacklist.*Sent, waiting for confirmation.*may already be on chain"):
+    with pytest.raises(TransitionRefused,
+                       match="being sent.*blacklist.*Sent, waiting for confirmation.*may already be on chain"):
         _close(proposal.case)
 
     assert _snapshot() == before
