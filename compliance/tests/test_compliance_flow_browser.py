@@ -105,7 +105,7 @@ def _five_sign(officer_pages: list[Page], base_url: str, signing_path: str, *, k
     last = officer_pages[-1]
     if kind == "usdkg":
         # The fifth approval seen on chain: the fifth officer's page offers the execution.
-        expect(last.locator("#execute-button")).to_be_visible(timeout=30_000)
+        expect(last.locator("#execute-button")).to_be_visible(timeout=60_000)  # a loaded machine: watcher + redraw
         last.click("#execute-button")
     expect(last.locator("#tx-state")).to_have_text(EXECUTED_LABEL, timeout=EXECUTION_TIMEOUT_MS)
     expect(last.locator("#relayer-tx-hash")).to_have_text(re.compile(r"^0x[0-9a-f]{64}$"))

@@ -57,6 +57,6 @@ def owners_consent(browser: Any, base_url: str, signing_path: str, usernames: li
     if kind == "usdkg":
         last = pages[-1]
         # The threshold is seen: the page of the owner who completed it offers the execution.
-        expect(last.locator("#execute-button")).to_be_visible(timeout=30_000)
+        expect(last.locator("#execute-button")).to_be_visible(timeout=60_000)  # a loaded machine: watcher + redraw
         last.click("#execute-button")  # the page then follows it to `executed` (the caller waits for it)
     return pages
