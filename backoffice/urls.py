@@ -2,12 +2,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from backoffice.accounts.throttle import ThrottledAdminAuthenticationForm
 from backoffice.accounts.views import InboxView
 from backoffice.multisig import views_reconciliation, views_timeline
 
 admin.site.site_header = "USDKG back-office"
 admin.site.site_title = "USDKG back-office"
 admin.site.index_title = "Home"
+# The login form says when an account is locked or a source throttled (backoffice.accounts.throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 # A refusal says why and links back, with DEBUG on or off.
 handler403 = "backoffice.core.views_errors.permission_denied"
