@@ -39,7 +39,7 @@ from compliance.services import case_evidence_add, case_open, compliance_proposa
 from issuance import services
 from issuance.models import ImportKind, Vault
 from issuance.services.proposals import proposal_draft, proposal_propose
-from issuance.tests.factories import VaultFactory, bar_csv, upload
+from issuance.tests.factories import bar_csv, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -337,7 +337,7 @@ class Sample:
         operator, custodian, auditor = people[Role.OPERATOR], people[Role.CUSTODIAN], people[Role.AUDITOR]
         officer = people[Role.COMPLIANCE_OFFICER]
         client = chain_client()
-        vault: Vault = VaultFactory()
+        vault = Vault.objects.create(name="Vault M", location="Zurich")
         self.deposit = services.deposit_create(reference="DEP-M1", depositor="Refinery SA", vault=vault,
                                                actor=operator)
         services.deposit_bars_import(deposit_id=self.deposit.pk, content=bar_csv([("M1", "400", "999.9", "")]),

