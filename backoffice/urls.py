@@ -1,13 +1,17 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAdminUser
 
+from backoffice.accounts.throttle import ThrottledAdminAuthenticationForm
 from backoffice.accounts.views import InboxView
 from backoffice.multisig import views_reconciliation, views_timeline
 
 admin.site.site_header = "USDKG back-office"
 admin.site.site_title = "USDKG back-office"
 admin.site.index_title = "Home"
+# The login form says when an account is locked or a source throttled (backoffice.accounts.throttle).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 # A refusal says why and links back, with DEBUG on or off.
 handler403 = "backoffice.core.views_errors.permission_denied"
@@ -36,7 +40,9 @@ urlpatterns = [
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),
     path("multisig/", include("backoffice.multisig.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The schema maps every endpoint and its parameters: for staff (session or API token), not the public.
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[IsAdminUser]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsAdminUser]),
+         name="api-docs"),
     path("", include("issuance.public.urls")),
 ]

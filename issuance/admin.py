@@ -168,7 +168,10 @@ class DepositAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdm
         return response
 
     def upload_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
-        return bar_list_upload(self, request, kind=ImportKind.DEPOSIT_BARS, target=get_object_or_404(Deposit, pk=pk))
+        deposit = get_object_or_404(Deposit, pk=pk)
+        if not request.user.has_perm("issuance.add_deposit"):  # whom bar_list_import_start lets add bars
+            raise PermissionDenied("Only an operator uploads a deposit's bar list.")
+        return bar_list_upload(self, request, kind=ImportKind.DEPOSIT_BARS, target=deposit)
 
 
 @admin.register(Audit)
@@ -264,10 +267,18 @@ class AuditAdmin(TimelineLinkAdminMixin, FileDownloadAdminMixin, ServiceFSMAdmin
                 *super().get_urls()]
 
     def upload_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
-        return bar_list_upload(self, request, kind=ImportKind.AUDIT_COUNTS, target=get_object_or_404(Audit, pk=pk))
+        return bar_list_upload(self, request, kind=ImportKind.AUDIT_COUNTS, target=self._audit_conducted(request, pk))
+
+    def _audit_conducted(self, request: http.HttpRequest, pk: int) -> Audit:
+        """The audit, if the user is its named auditor (as the services require); otherwise 403, before any
+        form is shown: the pages are for the one person who conducts it."""
+        audit = get_object_or_404(Audit, pk=pk)
+        if not (request.user.has_perm("issuance.conduct_audit") and audit.auditor_id == request.user.pk):
+            raise PermissionDenied("Only the auditor named on this audit uploads its counts and submits its report.")
+        return audit
 
     def submit_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
-        audit = get_object_or_404(Audit, pk=pk)
+        audit = self._audit_conducted(request, pk)
         form = ReportForm(data=request.POST or None, files=request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Roles and demo users"
 
     def ready(self) -> None:
-        from . import admin_tokens  # noqa: F401 - registers the API tokens' admin
+        from . import admin_throttle, admin_tokens  # noqa: F401 - register the login locks' and API tokens' admin
         from .roles import roles_sync_after_migrate
 
         # Permissions exist only after every app migrated, so roles are synced then, not in a migration;

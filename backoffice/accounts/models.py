@@ -123,3 +123,55 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: off {', '.join(self.muted) or 'none'}"
+
+
+# --- login throttling (services and the authentication backend: throttle.py; admin: admin_throttle.py) ----
+
+
+class LoginLock(models.Model):
+    """An account's consecutive failed passwords, and its lock once they reach LOGIN_LOCK_FAILURES.
+
+    One row per user that ever failed (the unique user makes concurrent first failures share it); a
+    success before the threshold sets `failures` back to 0. A locked account (`locked_at` set) stays
+    locked, the right password included, until a superuser lifts the lock (throttle.login_lock_lift).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_lock")
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "login lock"
+        ordering = ["-locked_at", "-last_failure_at", "pk"]
+        indexes = [models.Index(fields=["locked_at"], name="login_lock_locked")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'locked' if self.locked_at else f'{self.failures} failures'})"
+
+
+class ThrottleKind(models.TextChoices):
+    LOGIN = "login", "Password login"
+    API_TOKEN = "api_token", "API token"  # noqa: S105 - a label, not a secret
+
+
+class SourceThrottle(models.Model):
+    """Failures from one source (IP) of one kind within a window; the source is refused until
+    `blocked_until` once they reach the limit. (kind, source) is unique: one row counted under a lock."""
+
+    kind = models.CharField(max_length=20, choices=ThrottleKind.choices)
+    source = models.CharField(max_length=64)
+    window_started_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "source throttle"
+        constraints = [models.UniqueConstraint(fields=["kind", "source"], name="source_throttle_once")]
+        indexes = [models.Index(fields=["kind", "window_started_at"], name="source_throttle_window")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source}: {self.failures}"
+
+
+# --- end login throttling ------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from rest_framework.request import Request
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import journal_record
 
-from .models import ApiToken
+from .models import ApiToken, ThrottleKind
+from .throttle import request_source, source_blocked_until, source_failure_record, source_refusal_message
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +114,22 @@ class ApiTokenRefused(exceptions.APIException):
     auth_header = 'Token realm="api"'
 
 
+class ApiTokenUnknown(ApiTokenRefused):
+    """No token has this secret: the failure counted per source (a guess, not a revoked or expired token)."""
+
+
+class ApiTokenSourceThrottled(exceptions.APIException):
+    """429: too many unknown tokens from this source within the window (backoffice.accounts.throttle)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "api_token_source_throttled"
+
+
 def api_token_authenticate(*, secret: str) -> ApiToken:
     """The live token whose secret this is, its last use noted; ApiTokenRefused says why not."""
     token = ApiToken.objects.select_related("user").filter(digest=_digest(secret)).first()
     if token is None:
-        raise ApiTokenRefused("Unknown API token. Create one in the admin: API tokens -> Add.")
+        raise ApiTokenUnknown("Unknown API token. Create one in the admin: API tokens -> Add.")
     if token.revoked_at is not None:
         raise ApiTokenRefused(f"This API token ({token.prefix}) was revoked at {token.revoked_at.isoformat()}.")
     now = timezone.now()
@@ -139,13 +151,19 @@ class ApiTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() not in KEYWORDS:
             return None
+        # Guessing secrets is throttled per source like guessing passwords: refused before any lookup.
+        source = request_source(request)
+        until = source_blocked_until(kind=ThrottleKind.API_TOKEN, source=source)
+        if until is not None:
+            source_failure_record(kind=ThrottleKind.API_TOKEN, source=source)
+            raise ApiTokenSourceThrottled(source_refusal_message(until))
         if len(parts) != 2:
             raise ApiTokenRefused("Send the token as 'Authorization: Token <secret>', one secret, no spaces.")
         try:
-            secret = parts[1].decode()
-        except UnicodeDecodeError:
-            raise ApiTokenRefused("Unknown API token. Create one in the admin: API tokens -> Add.") from None
-        token = api_token_authenticate(secret=secret)
+            token = api_token_authenticate(secret=parts[1].decode())
+        except (UnicodeDecodeError, ApiTokenUnknown):
+            source_failure_record(kind=ThrottleKind.API_TOKEN, source=source)
+            raise ApiTokenUnknown("Unknown API token. Create one in the admin: API tokens -> Add.") from None
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -127,6 +127,13 @@ class SignerAdmin(ReadOnlyAdmin):
     search_fields = ("user__username", "address")
     list_select_related = ("user",)
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        # Who signs a multisig is as confidential as its transactions: the compliance officers' identities
+        # are shown to officers and managers only, never to owners or operators (same rule, same selector).
+        from .selectors import transactions_visible_to
+
+        return transactions_visible_to(request.user, super().get_queryset(request))
+
 
 class ConfirmationInline(admin.TabularInline):
     model = Confirmation

@@ -143,9 +143,14 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 
 LOGIN_URL = "admin:login"
+# The only password backend: ModelBackend behind the account lock and the per-source limit.
+AUTHENTICATION_BACKENDS = ["backoffice.accounts.throttle.ThrottledModelBackend"]
 
 # The largest file accepted of each kind, the same on every route (admin, API); larger is refused,
 # with a message, before anything is stored. UPLOAD_MAX_<KIND>_MB overrides one.
+# Uploads are readable by the service's user (and group) only, never by other accounts on the host.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 FILE_UPLOAD_HANDLERS = ["backoffice.core.uploads.MemoryUploadHandler", "backoffice.core.uploads.TemporaryUploadHandler"]
 UPLOAD_MAX_BYTES = {
     kind: env.int(f"UPLOAD_MAX_{kind.upper()}_MB", default=megabytes) * 2**20
@@ -325,6 +330,12 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Failed logins: sources journalled one by one per minute; beyond this many, the rest share one counter.
 LOGIN_FAILURE_SOURCES_PER_MINUTE = env.int("LOGIN_FAILURE_SOURCES_PER_MINUTE", default=100)
+# Throttling (backoffice/accounts/throttle.py): this many consecutive wrong passwords lock an account until
+# a superuser lifts the lock; this many failures (passwords or unknown API tokens) from one source within
+# the window refuse that source for the window.
+LOGIN_LOCK_FAILURES = env.int("LOGIN_LOCK_FAILURES", default=20)
+LOGIN_SOURCE_FAILURES = env.int("LOGIN_SOURCE_FAILURES", default=50)
+LOGIN_SOURCE_WINDOW_SECONDS = env.int("LOGIN_SOURCE_WINDOW_SECONDS", default=900)
 
 # The public proof of reserve reads the chain at most once per this many seconds.
 RESERVE_PUBLIC_CACHE_SECONDS = env.int("RESERVE_PUBLIC_CACHE_SECONDS", default=10)

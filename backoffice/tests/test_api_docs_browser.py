@@ -7,7 +7,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.models import User
 from playwright.sync_api import expect
+
+from backoffice.multisig.tests.browser import log_in
+from conftest import TEST_PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 
@@ -25,12 +29,14 @@ def test_the_api_docs_render_with_every_off_host_request_blocked(live_server: An
             blocked.append(url)
             route.abort()
 
+    User.objects.create_user("docs-reader", password=TEST_PASSWORD, is_staff=True)
+    log_in(page, live_server.url, "docs-reader", "/admin/")
     page.route("**/*", only_the_live_server)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     response = page.goto(f"{live_server.url}/api/docs/")
     assert response is not None and response.status == 200
-    # No login needed (as before); the UI drew the operations it read from /api/schema/.
+    # Staff only (logged in above); the UI drew the operations it read from /api/schema/.
     expect(page.locator(".swagger-ui .information-container .title")).to_contain_text("USDKG back-office API")
     operations = page.locator(".swagger-ui .opblock")
     expect(operations.first).to_be_visible()
