@@ -173,6 +173,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI's default asks validator.swagger.io for a badge: off, nothing leaves the host.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # The refusals every view gives alike (403, 404, 400) documented on every operation.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "backoffice.core.schema.refusals_complete"],
 }
 
 # --- Celery: a real worker always (never eager); filesystem transport for the demo, Redis elsewhere.
