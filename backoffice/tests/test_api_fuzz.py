@@ -26,13 +26,15 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import status_code_conformance
 
+pytestmark = pytest.mark.integration
+
 ROLES = ("operator", "owner1", "manager")
 SENDS_TRANSACTIONS = r"/api/multisig/transactions/\{id\}/(signatures|raw|sent)/|/api/proposals/\{id\}/propose/"
 
 CONFIG = SchemathesisConfig.from_dict({
     "seed": 20261129,  # the same cases every run: a failure here is reproducible, never flaky
     "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-    "generation": {"max-examples": 8},
+    "generation": {"max-examples": 3},
 })
 
 
@@ -65,7 +67,8 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler(), config=CO
 
 
 @schema.parametrize()
-@settings(deadline=5000, suppress_health_check=list(HealthCheck))
+# A case (three calls) slower than 10 s is a failure; generous, for a loaded CI machine.
+@settings(deadline=10_000, suppress_health_check=list(HealthCheck))
 def test_no_role_gets_a_server_error_or_an_undocumented_status(case: Any, tokens: dict[str, str]) -> None:
     for token in tokens.values():
         case.call_and_validate(headers={"Authorization": f"Token {token}"},
