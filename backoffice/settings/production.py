@@ -10,10 +10,8 @@ from .checks import production_environment_check
 
 production_environment_check()
 
-from csp.constants import NONCE, NONE, SELF  # noqa: E402
-
 from .base import *  # noqa: E402,F403
-from .base import MIDDLEWARE, database_from_env, env  # noqa: E402
+from .base import CSP_DIRECTIVES, MIDDLEWARE, database_from_env, env  # noqa: E402
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 DEBUG = False
@@ -49,26 +47,12 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Static files served by the app itself (WhiteNoise, right after SecurityMiddleware so HTTPS redirects
 # come first), compressed, with hashed names cached forever; `manage.py collectstatic` fills STATIC_ROOT.
-# Then the Content Security Policy: scripts only from this site, or inline with the request's nonce.
 _security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
-MIDDLEWARE = [*MIDDLEWARE[: _security + 1], "whitenoise.middleware.WhiteNoiseMiddleware",
-              "csp.middleware.CSPMiddleware", *MIDDLEWARE[_security + 1:]]
+MIDDLEWARE = [*MIDDLEWARE[: _security + 1], "whitenoise.middleware.WhiteNoiseMiddleware", *MIDDLEWARE[_security + 1:]]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF, NONCE],
-        # Style attributes in the admin's and our templates; styles cannot run code.
-        "style-src": [SELF, "'unsafe-inline'"],
-        "img-src": [SELF, "data:"],
-        "font-src": [SELF, "data:"],
-        "connect-src": [SELF],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    },
-}
+# The Content Security Policy (base.py) enforced: scripts only from this site, or inline with the nonce.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = None
