@@ -62,6 +62,10 @@ def secret_key_check(secret: str) -> None:
     if len(secret) < SECRET_KEY_MIN_LENGTH:
         refuse(f"DJANGO_SECRET_KEY is {len(secret)} characters long: at least {SECRET_KEY_MIN_LENGTH} random "
                "characters are needed (python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+    # The rest of what `check --deploy` calls weak (security.W009), refused rather than warned about.
+    if len(set(secret)) < 5 or secret.startswith("django-insecure"):
+        refuse("DJANGO_SECRET_KEY is not random: fewer than 5 different characters, or Django's insecure "
+               "template key (python -c 'import secrets; print(secrets.token_urlsafe(50))')")
 
 
 def allowed_hosts_check(hosts: list[str]) -> None:

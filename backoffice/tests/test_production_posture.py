@@ -81,6 +81,12 @@ def _dangers(tmp: Path) -> list[tuple[dict[str, str | None], str]]:
         ({"DJANGO_SECRET_KEY": "x" * 49},
          "DJANGO_SECRET_KEY is 49 characters long: at least 50 random characters are needed "
          "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"),
+        ({"DJANGO_SECRET_KEY": "ab" * 40},
+         "DJANGO_SECRET_KEY is not random: fewer than 5 different characters, or Django's insecure template key "
+         "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"),
+        ({"DJANGO_SECRET_KEY": "django-insecure-" + "Zq8-vX1_pL4rT7yW0eB3nM6cF9hJ2sD5kkkkkkkk"},
+         "DJANGO_SECRET_KEY is not random: fewer than 5 different characters, or Django's insecure template key "
+         "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"),
         ({"DJANGO_DEBUG": "true"},
          "DJANGO_DEBUG is on: production never shows debug pages (they print settings and source)"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is empty: name the host names this site answers to (comma-separated)"),
