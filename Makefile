@@ -41,6 +41,12 @@ lint: install
 test: install /usr/bin/chromium
 	$(PY) -m pytest
 
+# The demo's settings are named here, never taken as a default: manage.py, wsgi.py and celery.py refuse to
+# start without DJANGO_SETTINGS_MODULE (production names backoffice.settings.production).
+run bench: export DJANGO_SETTINGS_MODULE = backoffice.settings.base
+# pytest would prefer a DJANGO_SETTINGS_MODULE from the shell (say, production's) over pyproject.toml.
+test: export DJANGO_SETTINGS_MODULE = backoffice.settings.test
+
 # anvil keeps its state in var/ across restarts; the EXIT trap stops only what this recipe started.
 run: install
 	@mkdir -p var

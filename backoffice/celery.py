@@ -1,10 +1,12 @@
-"""The Celery app: settings under the CELERY_ namespace, tasks discovered in every installed app."""
+"""The Celery app: settings under the CELERY_ namespace, tasks discovered in every installed app.
 
-import os
+DJANGO_SETTINGS_MODULE is required, never guessed: a worker must not sign on the demo's defaults."""
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings.base")
+from backoffice.settings.checks import settings_module_require
+
+settings_module_require()
 
 app = Celery("backoffice")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAdminUser
 
 from backoffice.accounts.throttle import ThrottledAdminAuthenticationForm
@@ -42,7 +42,9 @@ urlpatterns = [
     path("multisig/", include("backoffice.multisig.urls")),
     # The schema maps every endpoint and its parameters: for staff (session or API token), not the public.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[IsAdminUser]), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsAdminUser]),
+    # The split view loads its start-up script from a URL (same view, same permission): no inline script,
+    # so the production CSP allows it.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", permission_classes=[IsAdminUser]),
          name="api-docs"),
     path("", include("issuance.public.urls")),
 ]

@@ -1,7 +1,10 @@
-import os
+"""The WSGI application (gunicorn in production: gunicorn.conf.py). The settings are named by
+DJANGO_SETTINGS_MODULE, never guessed: production must not come up on the demo's defaults."""
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backoffice.settings.base")
+from backoffice.settings.checks import settings_module_require
+
+settings_module_require()
 
 application = get_wsgi_application()

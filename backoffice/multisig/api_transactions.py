@@ -26,6 +26,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
     extend_schema_view,
     inline_serializer,
 )
@@ -196,6 +197,8 @@ class TransactionDetailSerializer(TransactionSerializer):
 
 # --- input ----------------------------------------------------------------------------------
 
+# Its own component name: core.api's ReasonSerializer (no length limit) is "Reason" in the schema.
+@extend_schema_serializer(component_name="TransactionReason")
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, help_text="Why; kept in the journal and on the transaction.")
 

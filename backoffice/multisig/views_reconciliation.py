@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from backoffice.accounts.roles import user_is_manager
 from backoffice.chain.client import ChainError, chain_client
+from backoffice.core.api import ErrorSerializer
 from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
 
@@ -74,7 +75,10 @@ class IsManager(BasePermission):
 class ReconciliationView(APIView):
     permission_classes = [IsAuthenticated, IsManager]
 
-    @extend_schema(operation_id="reconciliation", responses={200: OpenApiTypes.OBJECT},
+    @extend_schema(operation_id="reconciliation",
+                   responses={200: OpenApiTypes.OBJECT,
+                              503: OpenApiResponse(ErrorSerializer, description="The chain could not be read, or "
+                                                   "the chain watcher has indexed nothing yet.")},
                    summary="The reconciliation at the indexed block: {block, ok, checks, unauthorised_events}")
     def get(self, request: Request) -> Response:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 
 import django_stubs_ext
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets annotations such as forms.ModelForm[Deposit] run, not only type-check.
@@ -178,6 +179,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Swagger UI's default asks validator.swagger.io for a badge: off, nothing leaves the host.
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # The refusals every view gives alike (403, 404, 400) documented on every operation.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "backoffice.core.schema.refusals_complete"],
 }
 
 # --- Celery: a real worker always (never eager); filesystem transport for the demo, Redis elsewhere.
@@ -352,3 +356,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "kv"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- Content Security Policy (django-csp): scripts only from this site, or inline with the request's nonce
+# (`<script nonce="{{ request.csp_nonce }}">`); style attributes are allowed (the admin's, ours), they run
+# no code. Report-only here, so the browser's console names what production would block; production.py and
+# the tests enforce it. Innermost middleware: the nonce exists before any view renders.
+CSP_DIRECTIVES: dict[str, list[Any]] = {
+    "default-src": [SELF],
+    "script-src": [SELF, NONCE],
+    "style-src": [SELF, UNSAFE_INLINE],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF, "data:"],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+CONTENT_SECURITY_POLICY_REPORT_ONLY: dict[str, Any] | None = {"DIRECTIVES": CSP_DIRECTIVES}
+CONTENT_SECURITY_POLICY: dict[str, Any] | None = None
+MIDDLEWARE = [*MIDDLEWARE, "csp.middleware.CSPMiddleware"]

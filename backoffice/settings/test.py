@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import database_from_env, env
+from .base import CSP_DIRECTIVES, database_from_env, env
 
 DATABASES = {"default": database_from_env(default="postgres://postgres@127.0.0.1:5432/usdkg")}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
@@ -23,3 +23,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 DEBUG = False
 # The worker processes tests start keep mails in memory (the test process's outbox is pytest-django's).
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+# Production's Content Security Policy enforced, so the browser tests prove every page works under it.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
+CONTENT_SECURITY_POLICY_REPORT_ONLY = None

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "RELAYER_PRIVATE_KEY_FILE")
+REQUIRED = ("DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "RELAYER_PRIVATE_KEY_FILE")
 
 
 def _start(settings_module: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -21,9 +21,11 @@ def _start(settings_module: str, **env: str) -> subprocess.CompletedProcess[str]
 def _production_env(tmp_path: Path) -> dict[str, str]:
     key = tmp_path / "relayer.key"
     key.write_text("0x" + "11" * 32)
+    key.chmod(0o600)
     return {
-        "DJANGO_SECRET_KEY": "a-secret-from-the-environment", "DATABASE_URL": "postgres://u@127.0.0.1/db",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "RELAYER_PRIVATE_KEY_FILE": str(key),
+        "DJANGO_SECRET_KEY": "a-secret-from-the-environment-" + "x" * 30, "DATABASE_URL": "postgres://u@127.0.0.1/db",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0", "CACHE_URL": "redis://127.0.0.1:6379/0",
+        "RELAYER_PRIVATE_KEY_FILE": str(key),
         "ALLOWED_HOSTS": "backoffice.example", "CHAIN_RPC_URL": "http://127.0.0.1:8545", "CHAIN_ID": "1",
         "CHAIN_CONFIRMATIONS": "12", "VAR_DIR": str(tmp_path / "var"),
     }
