@@ -8,6 +8,7 @@ with `client_session_verify`, so every existing test signs in with its second fa
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -61,7 +62,14 @@ PASSWORD_ONLY_LOGIN = ClientMixin._login  # type: ignore[attr-defined]  # the or
 
 
 def browser_second_factor(page: Any, username: str) -> None:
-    """In the browser, after the password: answer the challenge with the user's current code."""
+    """In the browser, after the password was submitted: answer the challenge with the user's current code.
+
+    The user gets the known device if they had none; if the login got to enrolment before that, the page
+    is reloaded, and enrolment sends a user who has a device to the challenge."""
+    code = totp_code(User.objects.get(username=username))
+    page.wait_for_url(re.compile(r"/account/second-factor/(enrol|check)/"))
+    if "/enrol/" in page.url:
+        page.reload()
     page.wait_for_selector("#mfa-challenge")
-    page.fill("#id_code", totp_code(User.objects.get(username=username)))
+    page.fill("#id_code", code)
     page.click("#mfa-challenge input[type=submit]")
