@@ -107,7 +107,7 @@ def _test_client_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) 
     from django.test.client import ClientMixin
     from rest_framework.test import APIClient
 
-    from backoffice.accounts.tests.mfa import PASSWORD_ONLY_LOGIN, client_session_verify
+    from backoffice.accounts.tests.mfa import PASSWORD_ONLY_LOGIN, client_session_attach, client_session_verify
 
     def _login(self: Any, user: Any, backend: Any = None) -> None:
         PASSWORD_ONLY_LOGIN(self, user, backend)
@@ -118,7 +118,7 @@ def _test_client_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) 
     def _force_authenticate(self: Any, user: Any = None, token: Any = None) -> None:
         force_authenticate(self, user, token)
         if user is not None and token is None:
-            self.force_login(user)
+            client_session_attach(self, user)
 
     monkeypatch.setattr(ClientMixin, "_login", _login)
     monkeypatch.setattr(APIClient, "force_authenticate", _force_authenticate)

@@ -12,6 +12,8 @@ import re
 import time
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import User
 from django.test.client import ClientMixin
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -50,6 +52,18 @@ def client_session_verify(client: Any, user: User, *, at: float | None = None) -
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     session[VERIFIED_AT_SESSION_KEY] = time.time() if at is None else at
     session.save()
+
+
+def client_session_attach(client: Any, user: User) -> None:
+    """Make the client's session `user`'s, verified, without a login (no user_logged_in signal, so no
+    journal entry): for APIClient.force_authenticate, which never logged in and whose tests count entries."""
+    session = client.session  # made and saved, its cookie set, if the client had none
+    session[SESSION_KEY] = user._meta.pk.value_to_string(user)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    client_session_verify(client, user)
 
 
 def log_in_password_only(client: Any, user: User) -> None:
