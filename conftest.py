@@ -104,6 +104,7 @@ def _test_client_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) 
     (force_login, login, APIClient.force_authenticate with a user) pass it too, as django_otp records it,
     and just now (a fresh step-up). Test clients only: tests about unverified sessions log in with
     backoffice.accounts.tests.mfa.log_in_password_only."""
+    from django.conf import settings
     from django.test.client import ClientMixin
     from rest_framework.test import APIClient
 
@@ -116,6 +117,10 @@ def _test_client_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) 
     force_authenticate = APIClient.force_authenticate
 
     def _force_authenticate(self: Any, user: Any = None, token: Any = None) -> None:
+        if user is None:
+            # Anonymous again: drop the attached session first, or DRF's logout() would log its user out
+            # (a journal entry the test never made).
+            self.cookies.pop(settings.SESSION_COOKIE_NAME, None)
         force_authenticate(self, user, token)
         if user is not None and token is None:
             client_session_attach(self, user)
