@@ -332,7 +332,10 @@ class FrozenAddressAdmin(ReadOnlyAdmin):
         return request.user.has_perm(ACT)
 
     @admin.action(description="Refresh from chain", permissions=["act"])
-    def refresh_from_chain(self, request: http.HttpRequest, queryset: QuerySet[FrozenAddress]) -> None:
+    def refresh_from_chain(self, request: http.HttpRequest,
+                           queryset: QuerySet[FrozenAddress]) -> http.HttpResponse | None:
+        if refusal := step_up_redirect(request, reverse("admin:compliance_frozenaddress_changelist")):
+            return refusal
         client, flagged = chain_client(), []
         addresses = list(queryset.order_by("address").values_list("address", flat=True))
         try:
@@ -341,12 +344,13 @@ class FrozenAddressAdmin(ReadOnlyAdmin):
                     flagged.append(address)
         except ChainError as exc:
             self.message_user(request, f"The chain could not be read: {exc}", level=messages.ERROR)
-            return
+            return None
         if flagged:
             self.message_user(request, f"{len(addresses)} read from chain; MISMATCH: {', '.join(flagged)}",
                               level=messages.WARNING)
         else:
             self.message_user(request, f"{len(addresses)} read from chain; all agree.", level=messages.SUCCESS)
+        return None
 
     @admin.display(description="chain check")
     def chain_check(self, obj: FrozenAddress) -> str:

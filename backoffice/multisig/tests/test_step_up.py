@@ -110,3 +110,22 @@ def test_proposing_in_the_admin_without_a_fresh_step_up_goes_to_the_challenge_an
     api = client.post(f"/api/proposals/{draft.pk}/propose/")
     assert api.status_code == 403 and "step_up" in api.json()
     assert OwnerProposal.objects.get(pk=draft.pk).state == ProposalState.DRAFT
+
+
+def test_a_compliance_step_without_a_fresh_step_up_is_refused_and_nothing_is_stored(chain):
+    from compliance.models import Case
+
+    client = _stale("officer1")
+    before = (Case.objects.count(), JournalEntry.objects.count())
+    address = Account.create().address
+    api = client.post("/api/compliance/cases/", {"address": address, "category": "sanctions", "reference": "x",
+                                                 "description": "y"}, content_type="application/json")
+    assert api.status_code == 403 and api.json()["step_up"].startswith(CHALLENGE), api.content
+    assert client.post("/api/compliance/register/refresh/").status_code == 403
+    for page in ("/admin/compliance/case/add/", "/compliance/register/refresh/", "/compliance/screening/"):
+        response = client.post(page, {"address": address, "category": "sanctions", "reference": "x"})
+        assert response.status_code == 302 and response["Location"].startswith(CHALLENGE), page
+    assert (Case.objects.count(), JournalEntry.objects.count()) == before
+    # Reading needs no step-up.
+    assert client.get("/compliance/register/").status_code == 200
+    assert client.get("/api/compliance/cases/").status_code == 200
