@@ -21,8 +21,6 @@ from .mfa import challenge_url, enrol_url, user_has_second_factor, user_is_verif
 
 STARTED_AT_SESSION_KEY = "session_started_at"
 SEEN_AT_SESSION_KEY = "session_seen_at"
-# The last activity is written at most this often: not one session write per request.
-SEEN_RESOLUTION_SECONDS = 15
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -53,7 +51,7 @@ class SessionTimeoutMiddleware:
                     return JsonResponse({"detail": text}, status=401)
                 messages.warning(request, text)
                 return redirect(f"{reverse('admin:login')}?next={request.get_full_path()}")
-            elif now - seen >= SEEN_RESOLUTION_SECONDS:
+            elif now - seen >= settings.SESSION_SEEN_RESOLUTION_SECONDS:
                 request.session[SEEN_AT_SESSION_KEY] = now
         return self.get_response(request)
 

@@ -163,6 +163,8 @@ LOGIN_URL = "admin:login"
 STEP_UP_SECONDS = env.int("STEP_UP_SECONDS", default=300)
 SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=1800)
 SESSION_MAX_SECONDS = env.int("SESSION_MAX_SECONDS", default=43200)
+# A session's last activity is written at most this often (not one session write per request).
+SESSION_SEEN_RESOLUTION_SECONDS = env.int("SESSION_SEEN_RESOLUTION_SECONDS", default=15)
 # The issuer the authenticator app shows beside the account.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="USDKG back-office")
 # Passkeys: bound to this domain (never an IP address: browsers refuse them), from these origins.
