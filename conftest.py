@@ -98,6 +98,37 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 TEST_PASSWORD = "correct-horse-battery-staple"  # noqa: S105 - test users only
 
 
+@pytest.fixture(autouse=True)
+def _test_client_logins_pass_the_second_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every staff session must pass a second factor (backoffice/accounts/mfa.py). The test client's logins
+    (force_login, login, APIClient.force_authenticate with a user) pass it too, as django_otp records it,
+    and just now (a fresh step-up). Test clients only: tests about unverified sessions log in with
+    backoffice.accounts.tests.mfa.log_in_password_only."""
+    from django.conf import settings
+    from django.test.client import ClientMixin
+    from rest_framework.test import APIClient
+
+    from backoffice.accounts.tests.mfa import PASSWORD_ONLY_LOGIN, client_session_attach, client_session_verify
+
+    def _login(self: Any, user: Any, backend: Any = None) -> None:
+        PASSWORD_ONLY_LOGIN(self, user, backend)
+        client_session_verify(self, user)
+
+    force_authenticate = APIClient.force_authenticate
+
+    def _force_authenticate(self: Any, user: Any = None, token: Any = None) -> None:
+        if user is None:
+            # Anonymous again: drop the attached session first, or DRF's logout() would log its user out
+            # (a journal entry the test never made).
+            self.cookies.pop(settings.SESSION_COOKIE_NAME, None)
+        force_authenticate(self, user, token)
+        if user is not None and token is None:
+            client_session_attach(self, user)
+
+    monkeypatch.setattr(ClientMixin, "_login", _login)
+    monkeypatch.setattr(APIClient, "force_authenticate", _force_authenticate)
+
+
 def _flush_past_the_journal_guards() -> None:
     """Transactional tests empty every table with TRUNCATE, which the journal's triggers refuse (as they
     must in production). Only the tests' flush runs with triggers off, as the superuser it connects as."""

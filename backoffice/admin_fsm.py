@@ -21,6 +21,7 @@ from django.db import models
 from django.shortcuts import redirect, render
 from django_fsm.admin import FSMAdminMixin
 
+from backoffice.accounts.mfa import step_up_redirect
 from backoffice.journal.services import TransitionRefused
 
 # (admin request, the object, the transition form's cleaned data) -> the object after the change
@@ -57,6 +58,8 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
     # sentence the confirmation page shows (what will happen to which object).
     transition_labels: dict[str, str] = {}
     confirmations: dict[str, Callable[[Any], str]] = {}
+    # Transitions that move money or act on an address: a second factor within the last minutes first.
+    step_up_transitions: frozenset[str] = frozenset()
 
     @staticmethod
     def get_fsm_block_label(fsm_field_name: str) -> str:
@@ -149,6 +152,8 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
     def response_change(self, request: http.HttpRequest, obj: Any) -> http.HttpResponse:
         # An irreversible button leads to its confirmation page; it never acts from the change form.
         name = request.POST.get(self.fsm_post_param)
+        if name in self.step_up_transitions and (refusal := step_up_redirect(request)):
+            return refusal
         if name in self.confirmations:
             meta = self.model._meta
             return redirect(f"admin:{meta.app_label}_{meta.model_name}_transition", object_id=obj.pk,
@@ -172,6 +177,8 @@ class ServiceFSMAdmin(FSMAdminMixin, admin.ModelAdmin):
         if form_class is None:
             return http.HttpResponseBadRequest(f"{transition_name} takes no form")
         posted = request.method == "POST"
+        if posted and transition_name in self.step_up_transitions and (refusal := step_up_redirect(request)):
+            return refusal
         form = form_class(data=request.POST if posted else None, files=request.FILES if posted else None)
         if request.method == "POST" and form.is_valid() and self._apply_fsm_transition(
             obj=obj, transition_name=transition_name, request=request, kwargs=form.cleaned_data

@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/journal/", include("backoffice.journal.api")),
     path("api/inbox/", InboxView.as_view(), name="api-inbox"),
     path("account/", include("backoffice.accounts.urls")),
+    path("account/passkeys/", include("backoffice.accounts.webauthn_urls")),
     path("api/compliance/", include("compliance.api.urls")),
     path("compliance/", include("compliance.urls")),
     path("api/", include("issuance.api.urls")),

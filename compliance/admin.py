@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from backoffice.accounts.mfa import step_up_redirect
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.selectors import deployment_get
@@ -123,6 +124,8 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
                                                  actor=actor(r)),
     }
     transition_labels = {"close": "Close case"}
+    # Every compliance action (open, evidence, propose, close) needs a fresh second factor.
+    step_up_transitions = frozenset({"close"})
     confirmations = {
         "close": lambda o: f"Close case {o.pk} about {o.address}: no proposal can be made on it any more, and its "
                            f"proposals not yet sent are withdrawn.",
@@ -145,6 +148,8 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
     def add_view(self, request: http.HttpRequest, form_url: str = "",
                  extra_context: dict[str, Any] | None = None) -> http.HttpResponse:
         # Opening always leads to the case's page (response_add): one button says so.
+        if request.method == "POST" and (refusal := step_up_redirect(request)):
+            return refusal
         context = {**(extra_context or {}), "show_save_and_add_another": False, "show_save_and_continue": False}
         return super().add_view(request, form_url, context)
 
@@ -202,6 +207,8 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
     def evidence_view(self, request: http.HttpRequest, pk: int) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
             raise PermissionDenied("Only compliance officers may add evidence to a case; nothing was stored.")
+        if request.method == "POST" and (refusal := step_up_redirect(request)):
+            return refusal
         case = get_object_or_404(Case, pk=pk)
         form = EvidenceForm(data=request.POST or None, files=request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -221,6 +228,8 @@ class CaseAdmin(TimelineLinkAdminMixin, ServiceFSMAdmin):
     def propose_view(self, request: http.HttpRequest, pk: int, action: str) -> http.HttpResponse:
         if not request.user.has_perm(ACT):
             raise PermissionDenied("Only compliance officers may propose an action on a case; nothing was stored.")
+        if request.method == "POST" and (refusal := step_up_redirect(request)):
+            return refusal
         chosen = action_find(action, role=MultisigRole.COMPLIANCE)
         if not isinstance(chosen, ComplianceProposalAction):
             raise http.Http404
@@ -323,7 +332,10 @@ class FrozenAddressAdmin(ReadOnlyAdmin):
         return request.user.has_perm(ACT)
 
     @admin.action(description="Refresh from chain", permissions=["act"])
-    def refresh_from_chain(self, request: http.HttpRequest, queryset: QuerySet[FrozenAddress]) -> None:
+    def refresh_from_chain(self, request: http.HttpRequest,
+                           queryset: QuerySet[FrozenAddress]) -> http.HttpResponse | None:
+        if refusal := step_up_redirect(request, reverse("admin:compliance_frozenaddress_changelist")):
+            return refusal
         client, flagged = chain_client(), []
         addresses = list(queryset.order_by("address").values_list("address", flat=True))
         try:
@@ -332,12 +344,13 @@ class FrozenAddressAdmin(ReadOnlyAdmin):
                     flagged.append(address)
         except ChainError as exc:
             self.message_user(request, f"The chain could not be read: {exc}", level=messages.ERROR)
-            return
+            return None
         if flagged:
             self.message_user(request, f"{len(addresses)} read from chain; MISMATCH: {', '.join(flagged)}",
                               level=messages.WARNING)
         else:
             self.message_user(request, f"{len(addresses)} read from chain; all agree.", level=messages.SUCCESS)
+        return None
 
     @admin.display(description="chain check")
     def chain_check(self, obj: FrozenAddress) -> str:

@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from backoffice.accounts.mfa import step_up_required
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.core.amounts import tokens_format
 from backoffice.core.files import UploadField, file_response
@@ -66,6 +67,7 @@ def register_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+@step_up_required
 def register_refresh_page(request: HttpRequest) -> HttpResponse:
     _require(request, ACT)
     try:
@@ -95,6 +97,7 @@ class HitCaseForm(forms.Form):
 
 
 @login_required
+@step_up_required
 def screening_page(request: HttpRequest) -> HttpResponse:
     user = _require(request, "compliance.view_screeningentry")
     form = ScreeningUploadForm(data=request.POST or None, files=request.FILES or None)
@@ -128,6 +131,7 @@ def screening_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
+@step_up_required
 def screening_case_open(request: HttpRequest) -> HttpResponse:
     """One click on a hit: a sanctions case whose reference is the list's name, then the case's page."""
     user = _require(request, ACT)

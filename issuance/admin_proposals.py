@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from backoffice.accounts.mfa import step_up_redirect
 from backoffice.admin_fsm import ReasonForm, ServiceFSMAdmin, actor
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.chain.selectors import deployment_get
@@ -150,6 +151,7 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalEx
                                                   actor=actor(r)),
     }
     transition_labels = {"propose": "Propose to the owners", "cancel": "Cancel proposal"}
+    step_up_transitions = frozenset({"propose", "cancel"})
     confirmations = {
         "propose": propose_consequence,
         "cancel": lambda o: f"Cancel {o.reference}: the draft is kept in the journal but can never be proposed.",
@@ -193,7 +195,9 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalEx
 
     def add_view(self, request: http.HttpRequest, form_url: str = "",
                  extra_context: dict[str, Any] | None = None) -> http.HttpResponse:
-        # A draft is only a step: "Save and propose" takes both (see response_add).
+        # A draft is only a step: "Save and propose" takes both (see response_add), after a fresh second factor.
+        if request.method == "POST" and SAVE_AND_PROPOSE in request.POST and (refusal := step_up_redirect(request)):
+            return refusal
         return super().add_view(request, form_url, {**(extra_context or {}), "show_save_and_propose": True,
                                                     "show_save_and_add_another": False})
 
@@ -262,6 +266,8 @@ class OwnerProposalAdmin(TimelineLinkAdminMixin, ReferenceAdminMixin, ProposalEx
         proposal = get_object_or_404(OwnerProposal.objects.select_related("transaction"), pk=pk)
         if not request.user.has_perm(PROPOSE_PERMISSION):
             raise PermissionDenied(f"Only operators may cancel {proposal.reference}; nothing was changed.")
+        if request.method == "POST" and (refusal := step_up_redirect(request)):
+            return refusal
         form = ReasonForm(data=request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -38,6 +38,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from backoffice.accounts.mfa import StepUpRequired
 from backoffice.chain.client import ChainError, chain_client
 from backoffice.core.api import Pages
 from backoffice.core.errors import InvalidInput
@@ -255,7 +256,9 @@ def _choice(request: Request, name: str, allowed: list[str]) -> str | None:
                                    "and execution facts"),
 )
 class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsAuthenticated, StepUpRequired]
+    # What moves money or withdraws it: a second factor within the last minutes (or a may_sign token).
+    step_up_actions = frozenset({"signatures", "approve_call", "execute_call", "raw", "cancel", "reject"})
     pagination_class = Pages
     serializer_class = TransactionSerializer
     queryset = MultisigTransaction.objects.all()

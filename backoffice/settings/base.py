@@ -52,6 +52,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files served from here: /api/docs/ works offline
     "django_fsm",
+    # The second factor (backoffice/accounts/mfa.py): TOTP, recovery codes, passkeys.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "backoffice.core",
     "backoffice.journal",
     "backoffice.chain",
@@ -72,6 +77,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session idle too long, or too old, is logged out (with a message) before anything else looks at
+    # its user.
+    "backoffice.accounts.middleware.SessionTimeoutMiddleware",
+    # user.is_verified(): whether this session passed its second factor ...
+    "django_otp.middleware.OTPMiddleware",
+    # ... and until it has, it reaches only enrolment, the challenge, logout and static files.
+    "backoffice.accounts.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "backoffice.journal.middleware.RequestOriginMiddleware",
 ]
@@ -146,6 +158,24 @@ MEDIA_URL = "media/"
 LOGIN_URL = "admin:login"
 # The only password backend: ModelBackend behind the account lock and the per-source limit.
 AUTHENTICATION_BACKENDS = ["backoffice.accounts.throttle.ThrottledModelBackend"]
+
+# --- Second factor and sessions (backoffice/accounts/mfa.py, middleware.py). Every signed-in user
+# passes a second factor; approving, signing, proposing, cancelling and compliance steps need one within
+# the last STEP_UP_SECONDS. Sessions end after SESSION_IDLE_SECONDS without a request and
+# SESSION_MAX_SECONDS in all.
+STEP_UP_SECONDS = env.int("STEP_UP_SECONDS", default=300)
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=1800)
+SESSION_MAX_SECONDS = env.int("SESSION_MAX_SECONDS", default=43200)
+# A session's last activity is written at most this often (not one session write per request).
+SESSION_SEEN_RESOLUTION_SECONDS = env.int("SESSION_SEEN_RESOLUTION_SECONDS", default=15)
+# The issuer the authenticator app shows beside the account.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="USDKG back-office")
+# Passkeys: bound to this domain (never an IP address: browsers refuse them), from these origins.
+OTP_WEBAUTHN_RP_ID = env.str("OTP_WEBAUTHN_RP_ID", default="localhost")
+OTP_WEBAUTHN_RP_NAME = "USDKG back-office"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env.list("OTP_WEBAUTHN_ALLOWED_ORIGINS", default=["http://localhost:8000"])
+# A password alone never signs in: a passkey is a second factor here, not a replacement.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 # The largest file accepted of each kind, the same on every route (admin, API); larger is refused,
 # with a message, before anything is stored. UPLOAD_MAX_<KIND>_MB overrides one.

@@ -113,7 +113,8 @@ for _ in range({rounds}):
     proposal = proposal_propose(client=client, proposal_id=draft.pk, actor=operator)
     rounds.append({{"proposal": proposal.pk, "transaction": proposal.transaction.pk, "signatures": {{
         f"owner{{n}}": "0x" + owner_signature(proposal.transaction, n).hex() for n in range(1, 8)}}}})
-tokens = {{f"owner{{n}}": api_token_create(user=User.objects.get(username=f"owner{{n}}"), name="demo check")[1]
+tokens = {{f"owner{{n}}": api_token_create(user=User.objects.get(username=f"owner{{n}}"), name="demo check",
+                                 may_sign=True)[1]
           for n in range(1, 8)}}
 print(json.dumps({{"rounds": rounds, "tokens": tokens}}))
 """

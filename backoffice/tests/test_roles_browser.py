@@ -22,6 +22,7 @@ from playwright.sync_api import expect
 
 from backoffice.accounts.models import MailStatus, Notification
 from backoffice.accounts.notifications import notification_mail_send
+from backoffice.accounts.tests.mfa import browser_second_factor
 from backoffice.chain.client import chain_client
 from backoffice.multisig.models import Confirmation, TxState
 from backoffice.multisig.tests.helpers import chain_index_until_head, consent_and_execute
@@ -51,6 +52,7 @@ def _home(page: Any, base: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
+    browser_second_factor(page, username)
     page.wait_for_url(f"{base}/admin/")
     expect(page.locator("#inbox")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / f"home-{username}.png", full_page=True)

@@ -22,8 +22,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from backoffice.accounts.mfa import StepUpRequired
 from backoffice.chain.client import chain_client
-from backoffice.core.api import REFUSALS, ErrorSerializer, ReasonSerializer, ServiceViewSet
+from backoffice.core.api import REFUSALS, ActionPermission, ErrorSerializer, ReasonSerializer, ServiceViewSet
 from backoffice.multisig.models import Confirmation, TxState
 from compliance import services
 from compliance.models import Case, CaseEvidence, CaseState, ComplianceProposal, FrozenAddress
@@ -73,6 +74,8 @@ def _proposals() -> QuerySet[ComplianceProposal]:
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = Case.objects.all()
     serializer_class = s.CaseSerializer
+    permission_classes = [ActionPermission, StepUpRequired]
+    step_up_actions = frozenset({"create", "evidence", "close"})  # every compliance action: a fresh second factor
     action_permissions = {
         "list": VIEW_CASE, "retrieve": VIEW_CASE, "metadata": VIEW_CASE,
         "create": ACT, "evidence": ACT, "close": ACT,
@@ -136,6 +139,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewS
 class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = ComplianceProposal.objects.all()
     serializer_class = s.ComplianceProposalSerializer
+    permission_classes = [ActionPermission, StepUpRequired]
+    step_up_actions = frozenset({"create"})
     action_permissions = {
         "list": VIEW_PROPOSAL, "retrieve": VIEW_PROPOSAL, "metadata": VIEW_PROPOSAL, "create": ACT,
     }
@@ -182,6 +187,8 @@ class ComplianceProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin
 class RegisterViewSet(mixins.ListModelMixin, ServiceViewSet):
     queryset = FrozenAddress.objects.all()
     serializer_class = s.FrozenAddressSerializer
+    permission_classes = [ActionPermission, StepUpRequired]
+    step_up_actions = frozenset({"refresh"})
     action_permissions = {
         "list": VIEW_REGISTER, "metadata": VIEW_REGISTER,
         # A refresh writes the register (and journals a new mismatch): officers only.

@@ -26,6 +26,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from backoffice.accounts.mfa import StepUpRequired
 from backoffice.chain.client import chain_client
 from backoffice.chain.selectors import deployment_get
 from backoffice.core.api import (
@@ -239,7 +240,8 @@ def _transactions() -> QuerySet[MultisigTransaction]:
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceViewSet):
     queryset = OwnerProposal.objects.all()
     serializer_class = ProposalSerializer
-    permission_classes = [ActionPermission]
+    permission_classes = [ActionPermission, StepUpRequired]
+    step_up_actions = frozenset({"propose", "cancel"})
     action_permissions = {
         "list": VIEW, "retrieve": VIEW, "metadata": VIEW, "queue": VIEW,
         "create": PROPOSE, "propose": PROPOSE, "cancel": PROPOSE,

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import expect
 
+from backoffice.accounts.tests.mfa import browser_second_factor
 from backoffice.chain.client import chain_client
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
 from backoffice.chain.selectors import deployment_get
@@ -28,6 +29,7 @@ def _log_in(page, base_url: str, username: str, next_path: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
+    browser_second_factor(page, username)
     page.wait_for_url(f"{base_url}{next_path}")
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from backoffice.accounts.tests.mfa import browser_second_factor
 from backoffice.chain.devkeys import dev_account
 from conftest import TEST_PASSWORD
 
@@ -16,6 +17,7 @@ def test_an_owner_logs_into_the_admin_and_sees_their_home(live_server, page, rol
     page.fill("#id_username", "owner3")
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
+    browser_second_factor(page, "owner3")
     page.wait_for_url(f"{live_server.url}/admin/")
     panel = page.locator("#my-role")
     assert "Signed in as owner3" in panel.inner_text()

@@ -73,8 +73,11 @@ def test_a_token_authenticates_as_its_user_by_token_or_bearer_and_notes_its_last
         assert response.status_code == 200, response.content
     token.refresh_from_db()
     assert token.last_used_at is not None and timezone.now() - token.last_used_at < timedelta(seconds=30)
-    # A token-authenticated write needs no CSRF token (but this user may not cancel: 403/404, not a CSRF 403).
+    # A token-authenticated write needs no CSRF token (but this token may not cancel: no may_sign, not a CSRF 403).
     response = with_token(secret).post(f"{LIST}999999/cancel/", {"reason": "x"}, format="json")
+    assert response.status_code == 403 and "may not approve, sign or propose" in response.json()["detail"]
+    signing_token, signing = api_token_create(user=user, name="signer", may_sign=True)
+    response = with_token(signing).post(f"{LIST}999999/cancel/", {"reason": "x"}, format="json")
     assert response.status_code == 404, response.content
 
 
@@ -201,7 +204,7 @@ def test_the_readme_signing_script_signs_a_proposal_on_the_live_server(
 
     tx = issue_propose(5_000_000, dev_account(17).address)
     owner1 = User.objects.get(username="owner1")
-    _, secret = api_token_create(user=owner1, name="README script")
+    _, secret = api_token_create(user=owner1, name="README script", may_sign=True)
     key_file = tmp_path / "owner.key"
     key_file.write_text(dev_account(OWNER_INDEXES[0]).key.hex())
     monkeypatch.setenv("USDKG_URL", live_server.url)

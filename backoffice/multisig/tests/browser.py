@@ -9,6 +9,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from backoffice.accounts.tests.mfa import browser_second_factor
 from conftest import TEST_PASSWORD
 
 # How the page draws when a signature or approval was stored, live or not (UTC, to the second).
@@ -22,6 +23,7 @@ def log_in(page: Any, base_url: str, username: str, next_path: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
+    browser_second_factor(page, username)
     page.wait_for_url(f"{base_url}{next_path}")
 
 

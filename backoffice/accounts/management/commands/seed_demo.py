@@ -34,6 +34,9 @@ class Command(BaseCommand):
             self.stdout.write("\n".join(lines))
         else:
             self.stdout.write(f"Demo users already exist; nothing changed. Logins: {credentials}")
+        self.stdout.write("Second factor: on first login each user is sent to enrolment; add the shown secret to an "
+                          "authenticator app (or `oathtool --totp -b <secret>`), type its code, keep the recovery "
+                          "codes.")
 
     def _relayer_key_write(self) -> None:
         path = Path(settings.RELAYER_PRIVATE_KEY_FILE)
