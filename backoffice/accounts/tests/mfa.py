@@ -65,7 +65,7 @@ def client_session_attach(client: Any, user: User) -> None:
     journal entry): for APIClient.force_authenticate, which never logged in and whose tests count entries."""
     session = client.session  # made and saved, its cookie set, if the client had none
     session[SESSION_KEY] = user._meta.pk.value_to_string(user)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]  # the throttling backend
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
@@ -74,7 +74,7 @@ def client_session_attach(client: Any, user: User) -> None:
 
 def log_in_password_only(client: Any, user: User) -> None:
     """force_login as Django does it, without passing the second factor."""
-    user.backend = "django.contrib.auth.backends.ModelBackend"  # type: ignore[attr-defined]
+    user.backend = settings.AUTHENTICATION_BACKENDS[0]  # type: ignore[attr-defined]
     PASSWORD_ONLY_LOGIN(client, user, user.backend)  # type: ignore[attr-defined]
 
 
