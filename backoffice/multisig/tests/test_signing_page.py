@@ -22,6 +22,7 @@ from backoffice.multisig.services import (
     multisig_transaction_propose,
     safe_tx_of,
 )
+from backoffice.multisig.tests.helpers import owner_signature
 from issuance.services.proposals import proposal_draft, proposal_propose
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -51,9 +52,7 @@ def issue_tx(chain, gold_backing) -> MultisigTransaction:
 
 
 def _signature(tx: MultisigTransaction, owner_number: int) -> str:
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    return "0x" + Account.sign_typed_data(dev_account(OWNER_INDEXES[owner_number - 1]).key,
-                                          full_message=typed).signature.hex()
+    return "0x" + owner_signature(tx, owner_number).hex()
 
 
 def _sign(tx: MultisigTransaction, owner_number: int) -> None:

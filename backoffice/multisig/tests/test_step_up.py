@@ -15,10 +15,10 @@ from rest_framework.test import APIClient
 from backoffice.accounts.tests.mfa import client_session_verify, log_in_password_only, totp_code
 from backoffice.accounts.tokens import api_token_create
 from backoffice.chain.client import chain_client
-from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
+from backoffice.chain.devkeys import dev_account
 from backoffice.journal.models import JournalEntry
 from backoffice.multisig.models import Confirmation, MultisigTransaction, RawSubmission
-from backoffice.multisig.services import safe_tx_of
+from backoffice.multisig.tests.helpers import owner_signature
 from issuance.models import OwnerProposal, ProposalState
 from issuance.services.proposals import proposal_draft, proposal_propose
 
@@ -44,9 +44,7 @@ def issue_tx(chain, gold_backing) -> MultisigTransaction:
 
 
 def _signature(tx: MultisigTransaction, owner_number: int) -> str:
-    typed = safe_tx_of(tx).typed_data(chain_id=tx.chain_id, safe_address=tx.safe_address)
-    return "0x" + Account.sign_typed_data(dev_account(OWNER_INDEXES[owner_number - 1]).key,
-                                          full_message=typed).signature.hex()
+    return "0x" + owner_signature(tx, owner_number).hex()
 
 
 def _stale(username: str) -> Client:
