@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 
 def retry_countdown(retries: int, *, ceiling: float) -> float:
     """Seconds before the next look after `retries` earlier looks came too soon: 0.25, 0.5, 1, 2 ...
-    doubling up to `ceiling`. Waits for the chain start short, because on a fast chain (anvil automines,
-    an L2) the answer is there almost at once, and grow, so a slow chain is not asked many times a second."""
+    doubling up to `ceiling`. Short at first, because on a fast chain (anvil automining, an L2) the answer
+    is there almost at once; longer later, so a slow chain is not asked several times a second."""
     return min(0.25 * 2 ** min(retries, 16), ceiling)
 
 
