@@ -1,11 +1,11 @@
-"""A bar list on its way into the database: streamed from its file into a temporary table, checked there,
-then inserted by one INSERT ... SELECT.
+"""A bar list on its way into the database: streamed from its file into a temporary table, then
+inserted by one INSERT ... SELECT.
 
 Why a temporary table: the rows are checked as they are read and written out in batches, so the
-file is never in memory whole (BarListReader); a repeat within the list is found by one query over
-the table, not a dictionary of every bar; and the bar table's own unique index on (refiner, serial)
-refuses a bar already recorded while the rows go in, with no lookup of our own on the happy path.
-Only when it refuses does a query (which that index answers) name the rows it refused.
+file is never in memory whole (BarListReader); and the bar table's own unique index on (refiner,
+serial) refuses, as the rows go in, a bar that repeats within the list or is already recorded,
+with no lookup of ours on the way. Only a refused list is searched, by queries over the staged
+rows (the known bars through that same index), to name every row at fault.
 
 The table belongs to the session: filling it commits batch by batch (the worker's progress is
 visible meanwhile, and no lock is held while a long list is read), and the transaction that saves
@@ -54,11 +54,12 @@ def _table() -> str:
 @contextmanager
 def bar_list_stage(source: Source, *, progress: Progress | None = None) -> Iterator[StagedBarList]:
     """Read the list into the staging table, `progress(done, total)` after each batch; yields it
-    checked, and empties the session of it afterwards, whatever happened.
+    with every row checked, and empties the session of it afterwards, whatever happened.
 
-    Refuses (BarListInvalid) what BarListReader refuses, and a bar that repeats within the list (the
-    same refiner and serial in any letter case, as the bar table's unique index compares them), every
-    bad row named with its number, in row order.
+    Refuses (BarListInvalid) what BarListReader refuses, and then also names every bar that repeats
+    within the list, every bad row with its number, in row order. A list whose rows are all good
+    but repeats a bar is refused by the insert (staged_bars_insert, staged_counts_insert), with the
+    same messages: the bar table's unique index finds a repeat at no cost of its own.
     """
     staged = StagedBarList()
     table = _table()
@@ -80,9 +81,8 @@ def bar_list_stage(source: Source, *, progress: Progress | None = None) -> Itera
         _rows_write(table, batch)
         if progress is not None:
             progress(reader.rows, reader.rows)
-        errors = row_errors_merge(reader.errors, _repeats(table))
-        if errors:
-            raise BarListInvalid(errors)
+        if reader.errors:  # the repeats too, so one refusal lists every bad row
+            raise BarListInvalid(row_errors_merge(reader.errors, _repeats(table)))
         staged.rows = reader.rows
         yield staged
     finally:
@@ -103,7 +103,8 @@ def _rows_write(table: str, batch: Sequence[BarRow]) -> None:
 
 
 def _repeats(table: str) -> list[RowError]:
-    """Every row whose bar an earlier row of the list already has, in row order."""
+    """Every row whose bar an earlier row of the list already has (the same refiner and serial in any
+    letter case, as the bar table's unique index compares them), in row order."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT row, refiner, serial, first_row FROM ("  # noqa: S608
                        f" SELECT row, refiner, serial, MIN(row) OVER (PARTITION BY LOWER(refiner), LOWER(serial))"
@@ -133,15 +134,17 @@ def _insert(model: type[models.Model], fixed: dict[str, int]) -> int:
 def staged_bars_insert(staged: StagedBarList, *, deposit_id: int, vault_id: int) -> int:
     """Inside the caller's transaction: the staged rows become the deposit's bars; returns how many.
 
-    Refuses (BarListInvalid, nothing inserted) a bar already recorded, on any deposit, naming each
-    row; the unique index finds them as the rows go in."""
+    Refuses (BarListInvalid, nothing inserted) a bar that repeats within the list and, in a list
+    without repeats, a bar already recorded on any deposit, naming each row. The unique index finds
+    either as the rows go in; only then are the rows looked for."""
     try:
         with transaction.atomic():
             return _insert(Bar, {"deposit_id": deposit_id, "vault_id": vault_id})
     except IntegrityError as exc:
-        known = _known(_table())
-        if known:
-            raise BarListInvalid(row_errors_merge(known)) from exc
+        table = _table()
+        refused = _repeats(table) or _known(table)
+        if refused:
+            raise BarListInvalid(row_errors_merge(refused)) from exc
         # Refused, yet nothing is recorded now: a concurrent import that took a bar rolled back since.
         raise BarListInvalid(["a bar of this list was recorded by someone else meanwhile; nothing saved"]) from exc
 
@@ -158,5 +161,11 @@ def _known(table: str) -> list[RowError]:
 
 
 def staged_counts_insert(staged: StagedBarList, *, audit_id: int) -> int:
-    """Inside the caller's transaction: the staged rows become the audit's counts; returns how many."""
+    """Inside the caller's transaction: the staged rows become the audit's counts; returns how many.
+
+    Refuses (BarListInvalid, nothing inserted) a bar that repeats within the list, naming each row
+    (the counts' own unique constraint would miss a repeat in another letter case)."""
+    repeats = _repeats(_table())
+    if repeats:
+        raise BarListInvalid(row_errors_merge(repeats))
     return _insert(AuditCount, {"audit_id": audit_id})

@@ -95,6 +95,20 @@ def test_a_repeat_within_the_list_and_a_bad_number_are_listed_together_in_row_or
     assert _state() == before and not deposit.bars.exists()
 
 
+def test_a_repeat_in_a_list_of_good_rows_is_named_before_any_bar_already_recorded(operator, deposit, small_batches):
+    services.deposit_bars_import(deposit_id=deposit.pk, content=_list("OLD1,Valcambi,2024,400,999.9,"),
+                                 actor=operator)
+    second = services.deposit_create(reference="STREAM-3", depositor="X", vault=deposit.vault, actor=operator)
+    rows = _bars("P", 300)
+    rows[10] = "old1,Valcambi,2024,400,999.9,"  # row 12: recorded already, named once the list has no repeat
+    rows[280] = "p00005,valcambi,2024,400,999.9,"  # row 282 repeats row 7
+    before = _state()
+    with pytest.raises(BarListInvalid) as refused:
+        services.deposit_bars_import(deposit_id=second.pk, content=_list(*rows), actor=operator)
+    assert refused.value.errors == ["row 282: bar valcambi p00005 repeats row 7"]
+    assert _state() == before and not second.bars.exists()
+
+
 def test_a_list_longer_than_a_batch_streams_from_its_file_with_progress(operator, deposit, small_batches, tmp_path):
     path = tmp_path / "bars.csv"
     path.write_text(_list(*_bars("F", 250)))
