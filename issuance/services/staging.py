@@ -36,9 +36,8 @@ DATA_COLUMNS = COLUMNS[1:]  # what a Bar and an AuditCount take from a row
 
 @dataclass
 class StagedBarList:
-    """A list that passed every check of its own (rows, repeats), waiting in the staging table."""
+    """A list whose every row is good, waiting in the staging table; `fine_oz` is its total."""
 
-    rows: int = 0
     fine_oz: Decimal = Decimal(0)
 
 
@@ -83,7 +82,6 @@ def bar_list_stage(source: Source, *, progress: Progress | None = None) -> Itera
             progress(reader.rows, reader.rows)
         if reader.errors:  # the repeats too, so one refusal lists every bad row
             raise BarListInvalid(row_errors_merge(reader.errors, _repeats(table)))
-        staged.rows = reader.rows
         yield staged
     finally:
         _drop(table)
