@@ -13,7 +13,6 @@ from django.contrib.auth.models import User
 from django.core.files.base import File
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
@@ -24,11 +23,10 @@ from backoffice.core.errors import InvalidInput
 from backoffice.core.files import StoredFile, file_store
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
-from ..barlist import BarListInvalid, BarRow, bar_rows_parse
+from ..barlist import Source
 from ..inbox import audit_assigned_notify
 from ..models import (
     Audit,
-    AuditCount,
     AuditState,
     Bar,
     Deposit,
@@ -44,6 +42,7 @@ from ..models import (
 from ..models.audits import REPORT
 from ..models.deposits import IN_CUSTODY, RECEIPT
 from ..selectors import gold_price_latest, reserve_get
+from .staging import StagedBarList, bar_list_stage, staged_bars_insert, staged_counts_insert
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -96,50 +95,32 @@ def deposit_create(*, reference: str, depositor: str, vault: Vault, actor: User)
 
 
 def deposit_bars_import(
-    *, deposit_id: int, content: bytes | str, actor: User, progress: Progress | None = None
-) -> list[Bar]:
-    """Add every bar of a bar list to a draft deposit, or none of them.
+    *, deposit_id: int, content: Source, actor: User, progress: Progress | None = None
+) -> int:
+    """Add every bar of a bar list (its bytes or text, or a binary file, read as it streams) to a draft
+    deposit, or none of them; returns how many were added.
 
     Refuses (BarListInvalid, nothing saved) any bad row, and any bar already known to the system
     under the same refiner and serial (in custody or not: a bar backs one deposit, for ever).
     """
     _permission_require(actor, "issuance.add_deposit", "record deposits")
-    return _deposit_bars_save(deposit_id=deposit_id, rows=bar_rows_parse(content, progress=progress), actor=actor)
+    with bar_list_stage(content, progress=progress) as staged:
+        return _deposit_bars_save(deposit_id=deposit_id, staged=staged, actor=actor)
 
 
-def _deposit_bars_save(*, deposit_id: int, rows: Sequence[BarRow], actor: User, replace: bool = False) -> list[Bar]:
-    """The writing half of deposit_bars_import, for rows already parsed and an actor already checked.
+def _deposit_bars_save(*, deposit_id: int, staged: StagedBarList, actor: User, replace: bool = False) -> int:
+    """The writing half of deposit_bars_import, for a list already staged and an actor already checked.
     `replace` (confirmed by the uploader): the draft deposit's bars are replaced by these, in one transaction."""
     with transaction.atomic():
         deposit = Deposit.objects.select_for_update().get(pk=deposit_id)
         if deposit.state != DepositState.DRAFT:
             raise InvalidInput(f"bars can be added only to a draft deposit; this one is {deposit.state}")
         replaced = deposit.bars.all().delete()[0] if replace else 0
-        _known_bars_refuse(rows)
-        bars = [Bar(deposit=deposit, vault_id=deposit.vault_id, serial=r.serial, refiner=r.refiner, year=r.year,
-                    gross_oz=r.gross_oz, fineness=r.fineness, fine_oz=r.fine_oz) for r in rows]
-        try:
-            with transaction.atomic():
-                Bar.objects.bulk_create(bars, batch_size=2000)
-        except IntegrityError as exc:  # a concurrent import took one of these bars first
-            raise BarListInvalid(["a bar of this list was recorded by someone else meanwhile; nothing saved"]) from exc
+        saved = staged_bars_insert(staged, deposit_id=deposit.pk, vault_id=deposit.vault_id)
         journal_record(action="issuance.deposit.bars_imported", actor=actor, obj=deposit,
-                       data={"bars": len(bars), "fine_oz": str(sum((b.fine_oz for b in bars), Decimal(0))),
+                       data={"bars": saved, "fine_oz": str(staged.fine_oz),
                              **({"replaced": replaced} if replace else {})})
-    return bars
-
-
-def _known_bars_refuse(rows: Sequence[BarRow]) -> None:
-    serials = sorted({r.serial.lower() for r in rows})
-    known: set[tuple[str, str]] = set()
-    for chunk_start in range(0, len(serials), 5000):
-        chunk = serials[chunk_start:chunk_start + 5000]
-        found = Bar.objects.annotate(serial_lower=Lower("serial")).filter(serial_lower__in=chunk)
-        known |= {(rf.casefold(), s.casefold()) for rf, s in found.values_list("refiner", "serial")}
-    errors = [f"row {r.row}: bar {r.refiner} {r.serial} is already recorded (a bar backs one deposit only)"
-              for r in rows if (r.refiner.casefold(), r.serial.casefold()) in known]
-    if errors:
-        raise BarListInvalid(errors)
+    return saved
 
 
 def deposit_receive(*, deposit_id: int, receipt: File, actor: User) -> Deposit:
@@ -225,27 +206,26 @@ def audit_start_fieldwork(*, audit_id: int, actor: User) -> Audit:
 
 
 def audit_counts_import(
-    *, audit_id: int, content: bytes | str, actor: User, progress: Progress | None = None
+    *, audit_id: int, content: Source, actor: User, progress: Progress | None = None
 ) -> int:
     """The auditor's counted bar list, during fieldwork; a new list replaces the previous one whole."""
     _auditor_require(audit_id, actor)
-    return _audit_counts_save(audit_id=audit_id, rows=bar_rows_parse(content, progress=progress), actor=actor)
+    with bar_list_stage(content, progress=progress) as staged:
+        return _audit_counts_save(audit_id=audit_id, staged=staged, actor=actor)
 
 
-def _audit_counts_save(*, audit_id: int, rows: Sequence[BarRow], actor: User) -> int:
-    """The writing half of audit_counts_import, for rows already parsed and an actor already checked."""
+def _audit_counts_save(*, audit_id: int, staged: StagedBarList, actor: User) -> int:
+    """The writing half of audit_counts_import, for a list already staged and an actor already checked."""
     with transaction.atomic():
         audit = Audit.objects.select_for_update().get(pk=audit_id)
         if audit.state != AuditState.FIELDWORK:
             raise InvalidInput(f"counts are recorded during fieldwork; this audit is {audit.state}")
         replaced = audit.counts.count()
         audit.counts.all().delete()
-        AuditCount.objects.bulk_create(
-            [AuditCount(audit=audit, serial=r.serial, refiner=r.refiner, year=r.year, gross_oz=r.gross_oz,
-                        fineness=r.fineness, fine_oz=r.fine_oz) for r in rows], batch_size=2000)
+        saved = staged_counts_insert(staged, audit_id=audit.pk)
         journal_record(action="issuance.audit.counts_imported", actor=actor, obj=audit,
-                       data={"bars": len(rows), "replaced": replaced})
-    return len(rows)
+                       data={"bars": saved, "replaced": replaced})
+    return saved
 
 
 def _books(audit: Audit) -> dict[tuple[str, str], Bar]:

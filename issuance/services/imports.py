@@ -4,7 +4,6 @@ once however often the worker stops or a message is lost (the sweep recovers bot
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,10 +17,11 @@ from backoffice.core.files import file_store
 from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, transition_apply
 
-from ..barlist import BarListInvalid, BarRow, bar_rows_parse
+from ..barlist import BarListInvalid
 from ..models import Audit, AuditState, BarListImport, Deposit, DepositState, ImportKind, ImportState
 from ..models.imports import BAR_LIST
 from .gold import _audit_counts_save, _auditor_require, _deposit_bars_save, _file_journal, _permission_require
+from .staging import StagedBarList, bar_list_stage
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +91,12 @@ def bar_list_import_run(*, job_id: int) -> BarListImport:
             rows_done=done, rows_total=total, heartbeat_at=timezone.now())
 
     try:
-        with job.file.open("rb") as handle:
-            content = handle.read()
-        rows = bar_rows_parse(content, progress=progress)
-        with transaction.atomic():
+        # The file streams into the session's staging table, checked row by row, before the transaction
+        # that saves the bars begins: a worker frozen or killed while reading holds no lock.
+        with job.file.open("rb") as handle, bar_list_stage(handle, progress=progress) as staged, transaction.atomic():
             if not _bar_list_import_hold(job_id=job_id, attempt=attempt):
                 return _bar_list_import_overtaken(job_id=job_id, attempt=attempt)
-            saved = _bar_list_save(job=job, rows=rows)
+            saved = _bar_list_save(job=job, staged=staged)
             return transition_apply(model=BarListImport, pk=job_id, transition="succeed", actor=job.created_by,
                                     check_permission=False, params={"bars": saved, "at": timezone.now()},
                                     data={"bars": saved, "attempt": attempt})
@@ -134,17 +133,17 @@ def _bar_list_import_overtaken(*, job_id: int, attempt: int) -> BarListImport:
     return BarListImport.objects.get(pk=job_id)
 
 
-def _bar_list_save(*, job: BarListImport, rows: Sequence[BarRow]) -> int:
-    """Save parsed rows to the job's target with its uploader's rights (checked again: a role may
+def _bar_list_save(*, job: BarListImport, staged: StagedBarList) -> int:
+    """Save a staged list to the job's target with its uploader's rights (checked again: a role may
     have been taken away since the upload); returns how many bars were saved."""
     actor = job.created_by
     if job.kind == ImportKind.DEPOSIT_BARS and job.deposit_id is not None:
         _permission_require(actor, "issuance.add_deposit", "record deposits")
-        return len(_deposit_bars_save(deposit_id=job.deposit_id, rows=rows, actor=actor,
-                                      replace=job.replace_existing))
+        return _deposit_bars_save(deposit_id=job.deposit_id, staged=staged, actor=actor,
+                                  replace=job.replace_existing)
     if job.kind == ImportKind.AUDIT_COUNTS and job.audit_id is not None:
         _auditor_require(job.audit_id, actor)
-        return _audit_counts_save(audit_id=job.audit_id, rows=rows, actor=actor)
+        return _audit_counts_save(audit_id=job.audit_id, staged=staged, actor=actor)
     raise InvalidInput(f"bar list {job.pk} has no target")  # the check constraint makes this unreachable
 
 
