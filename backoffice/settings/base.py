@@ -126,7 +126,12 @@ def database_from_env(*, default: str | environ.NoValue = environ.Env.NOTSET) ->
     """The DATABASE_URL database (or `default`); SQLite, whatever its URL, with SQLITE_OPTIONS
     (options given in the URL win)."""
     database: dict[str, Any] = env.db_url("DATABASE_URL", default=default)
-    database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    # One connection per worker thread, kept for a minute and checked before its first use in each request:
+    # no connect per request (half of a small API request's time), and a connection the database or a proxy
+    # dropped meanwhile is replaced instead of failing the request. `make run`'s runserver closes its
+    # connections after every request anyway; 0 turns persistence off.
+    database["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    database["CONN_HEALTH_CHECKS"] = True
     if database["ENGINE"] == "django.db.backends.sqlite3":
         database["OPTIONS"] = {**SQLITE_OPTIONS, **database.get("OPTIONS", {})}
     return database
