@@ -247,6 +247,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "reserve-snapshot": {"task": "issuance.tasks.reserve_snapshot_task",
                          "schedule": float(env.int("RESERVE_SNAPSHOT_SECONDS", default=300))},
+    "reserve-publish": {"task": "issuance.tasks.reserve_publish_task",
+                        "schedule": float(env.int("RESERVE_PUBLISH_SECONDS", default=10))},
     "multisig-sweep": {"task": "backoffice.multisig.tasks.multisig_sweep_task", "schedule": 30.0},
     "gold-price-feed": {"task": "issuance.tasks.gold_price_feed_task",
                         "schedule": float(env.int("GOLD_PRICE_POLL_SECONDS", default=300))},
@@ -376,8 +378,9 @@ LOGIN_LOCK_FAILURES = env.int("LOGIN_LOCK_FAILURES", default=20)
 LOGIN_SOURCE_FAILURES = env.int("LOGIN_SOURCE_FAILURES", default=50)
 LOGIN_SOURCE_WINDOW_SECONDS = env.int("LOGIN_SOURCE_WINDOW_SECONDS", default=900)
 
-# The public proof of reserve reads the chain at most once per this many seconds.
-RESERVE_PUBLIC_CACHE_SECONDS = env.int("RESERVE_PUBLIC_CACHE_SECONDS", default=10)
+# The public proof of reserve is read by the worker (chain and database) every this many seconds, and
+# served to every request from the cache (issuance/public/services.py): no request asks the node.
+RESERVE_PUBLISH_SECONDS = env.int("RESERVE_PUBLISH_SECONDS", default=10)
 
 ISSUANCE_MULTISIG_OWNERS = 7
 ISSUANCE_MULTISIG_THRESHOLD = 3
