@@ -3,6 +3,7 @@ public is shown is what the worker last published (services.py), read from the c
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -71,14 +72,32 @@ def reserve_published_key() -> str:
     return f"reserve-published:v{PUBLISHED_KEY_VERSION}:{settings.CHAIN_ID}"
 
 
+# Each process keeps what it last read for a second: a busy page then asks the cache (a round trip and a
+# client object, ~0.2 ms: more than the rest of the request) once a second instead of on every request.
+LOCAL_SECONDS = 1.0
+_local: tuple[float, Published | None] = (0.0, None)  # (until, what) - replaced whole, so threads need no lock
+
+
 def reserve_published_get() -> Published | None:
-    """What the worker last published; None when the cache holds nothing usable (cold, flushed, or an
-    entry of an older shape)."""
+    """What the worker last published (at most LOCAL_SECONDS older than the cache); None when the cache
+    holds nothing usable (cold, flushed, or an entry of an older shape)."""
+    until, published = _local
+    now = time.monotonic()
+    if published is not None and now < until:
+        return published
     try:
-        published = cache.get(reserve_published_key())
+        found = cache.get(reserve_published_key())
     except Exception:  # noqa: BLE001 - an unreadable entry (a changed class) is a cold cache, not an error
-        return None
-    return published if isinstance(published, Published) else None
+        found = None
+    published = found if isinstance(found, Published) else None
+    reserve_published_remember(published)
+    return published
+
+
+def reserve_published_remember(published: Published | None) -> None:
+    """This process's copy: what it read from the cache, or has just published itself (None: forget it)."""
+    global _local
+    _local = (time.monotonic() + LOCAL_SECONDS, published) if published is not None else (0.0, None)
 
 
 def reserve_public_get(*, client: ChainClient) -> PublicReserve:

@@ -46,6 +46,7 @@ from .selectors import (
     reserve_public_from_snapshot,
     reserve_public_get,
     reserve_published_key,
+    reserve_published_remember,
 )
 from .serializers import ReserveSerializer
 
@@ -93,6 +94,7 @@ def reserve_publish(*, client: ChainClient) -> Published:
         public, unavailable = None, Unavailable.CHAIN
     published = _published_make(public, as_of=now, read_from=ReadFrom.CHAIN, unavailable=unavailable)
     cache.set(reserve_published_key(), published, timeout=None)  # replaced by the next refresh, never expired
+    reserve_published_remember(published)
     logger.info("reserve-publish block=%s unavailable=%s", public.reserve.block_number if public else None,
                 unavailable or "no")
     return published
@@ -113,6 +115,13 @@ def reserve_published_fallback() -> Published:
     cache.add(reserve_published_key(), published, timeout=settings.RESERVE_PUBLISH_SECONDS)
     _publish_enqueue()
     return published
+
+
+def reserve_published_forget() -> None:
+    """Nothing published any more, here and in the cache, and no refresh waiting: a cold cache (tests, and
+    an operator who wants the figures read afresh before anything else is served)."""
+    cache.delete_many([reserve_published_key(), QUEUED_KEY])
+    reserve_published_remember(None)
 
 
 def reserve_publish_soon() -> None:

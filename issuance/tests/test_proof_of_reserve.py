@@ -26,8 +26,7 @@ from backoffice.multisig.tests.helpers import issue_propose, owners_sign, tx_wai
 from issuance import services
 from issuance.models import Audit, Bar, GoldPrice, ReserveSnapshot, Vault
 from issuance.public.figures import grouped, tokens_str
-from issuance.public.selectors import reserve_published_key
-from issuance.public.services import QUEUED_KEY, reserve_publish
+from issuance.public.services import QUEUED_KEY, reserve_publish, reserve_published_forget
 
 pytestmark = pytest.mark.integration  # anvil for the supply; the browser and worker tests more
 
@@ -112,7 +111,7 @@ def _published():
 
 def _cold() -> None:
     """Nothing published (a fresh deployment, a flushed cache), and no refresh already waiting."""
-    cache.delete_many([reserve_published_key(), QUEUED_KEY])
+    reserve_published_forget()
 
 
 def _issue_through_the_spine(amount: int) -> None:
