@@ -5,6 +5,7 @@ from rest_framework.permissions import IsAdminUser
 
 from backoffice.accounts.throttle import ThrottledAdminAuthenticationForm
 from backoffice.accounts.views import InboxView
+from backoffice.core.views_health import healthz
 from backoffice.multisig import views_reconciliation, views_timeline
 
 admin.site.site_header = "USDKG back-office"
@@ -17,6 +18,7 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 handler403 = "backoffice.core.views_errors.permission_denied"
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/multisig/", include("backoffice.multisig.api_transactions")),
     path("api/reconciliation/", views_reconciliation.ReconciliationView.as_view(), name="api-reconciliation"),

@@ -88,6 +88,14 @@ class OwnerProposalAction(ProposalAction):
             url = ""
         return ProposalRecord(kind="owner_proposal", id=proposal.pk, label=proposal.reference, url=url)
 
+    def after_execution(self, *, transaction: MultisigTransaction, client: ChainClient,
+                        arguments: Mapping[str, Any]) -> None:
+        """An executed issue or redeem moved the supply (and any executed proposal the pending issues): the
+        public proof of reserve is read again now, not at the worker's next periodic refresh."""
+        from .public.services import reserve_publish_soon
+
+        reserve_publish_soon()
+
     def withdrawn(self, *, transaction: MultisigTransaction, reason: str, actor: User | None, how: str,
                   rejection: MultisigTransaction | None) -> None:
         from .models import OwnerProposal

@@ -138,6 +138,16 @@ def reserve_get(
     deployment = deployment_get()
     block = client.block_number()
     supply = client.token_total_supply(deployment.token, block=block)  # the supply AT the block we publish
+    return reserve_at_supply(supply=supply, block_number=block, exclude_transaction_id=exclude_transaction_id,
+                             exclude_proposal_id=exclude_proposal_id)
+
+
+def reserve_at_supply(
+    *, supply: int, block_number: int, exclude_transaction_id: int | None = None,
+    exclude_proposal_id: int | None = None,
+) -> Reserve:
+    """The reserve from the database (gold, price, pending issues) against a supply read at `block_number`:
+    `reserve_get`'s, and the public page's on a cold cache (the supply of the last snapshot)."""
     audited, pending_oz = _oz(bars_audited()), _oz(bars_pending())
     price = gold_price_latest()
     value = audited * price.usd_per_oz if price else Decimal(0)
@@ -148,7 +158,7 @@ def reserve_get(
         audited_oz=audited, pending_oz=pending_oz, price=price, value_usd=value, collateral_ratio=ratio,
         total_supply=supply, pending_issue=pending_issue,
         headroom=headroom_compute(value_usd=value, ratio=ratio, supply=supply, pending=pending_issue),
-        block_number=block,
+        block_number=block_number,
     )
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from backoffice.chain.client import ChainUnavailable, chain_client
 from backoffice.core.leases import lease_held
 
+from .public.services import reserve_publish
 from .services import bar_list_import_run, bar_list_imports_recover, gold_price_feed_read, reserve_snapshot_take
 
 logger = logging.getLogger(__name__)
@@ -19,6 +20,15 @@ def reserve_snapshot_task() -> int:
     snapshot = reserve_snapshot_take(client=chain_client())
     logger.info("reserve-snapshot id=%s supply=%s", snapshot.pk, snapshot.total_supply)
     return snapshot.pk
+
+
+# No retry: a chain that cannot be read is published as such, and beat asks again within seconds.
+@shared_task(acks_late=False, soft_time_limit=30, time_limit=45)
+def reserve_publish_task() -> str:
+    """Periodic (RESERVE_PUBLISH_SECONDS), and after whatever moves the figures: the public proof of
+    reserve read afresh and published to the cache every request reads."""
+    published = reserve_publish(client=chain_client())
+    return published.unavailable or "published"
 
 
 # The sweep re-queues an import only after BAR_LIST_IMPORT_STALE_SECONDS without progress, which the

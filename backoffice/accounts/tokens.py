@@ -138,9 +138,11 @@ def api_token_authenticate(*, secret: str) -> ApiToken:
                               "Create a new one in the admin.")
     if not token.user.is_active:
         raise ApiTokenRefused(f"The user of this API token ({token.prefix}) is inactive.")
-    # Conditional: concurrent requests write at most once per resolution window.
-    ApiToken.objects.filter(pk=token.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)).update(last_used_at=now)
+    # Conditional: concurrent requests write at most once per resolution window; a token used within it (the
+    # row just read says so) costs no UPDATE at all.
+    if token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)).update(last_used_at=now)
     return token
 
 

@@ -105,9 +105,13 @@ REFUSALS: dict[int, Any] = {
 
 
 class Pages(PageNumberPagination):
+    """100 rows a page unless `page_size` asks for another size. More than `max_page_size` is served as
+    `max_page_size`, not refused (DRF's rule; `next` links the rest): one request stays a bounded amount
+    of work, whatever a client asks for."""
+
     page_size = 100
     page_size_query_param = "page_size"
-    max_page_size = 1000
+    max_page_size = 200
 
 
 # --- who may call what ----------------------------------------------------------------------

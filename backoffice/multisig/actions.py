@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
@@ -27,10 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIELD_KINDS", "ActionField", "DecodedCall", "ProposalAction", "ProposalRecord", "action_find", "action_require",
-    "action_register", "action_unregister", "actions_of", "call_decode", "calldata_summary",
-    "transaction_after_execution", "transaction_cancel_permission", "transaction_display", "transaction_guards_run",
-    "transaction_record",
-    "transaction_withdrawn",
+    "action_register", "action_unregister", "actions_of", "call_decode", "call_display", "call_read",
+    "calldata_summary", "transaction_after_execution", "transaction_cancel_permission", "transaction_display",
+    "transaction_guards_run", "transaction_record", "transaction_withdrawn",
 ]
 
 # How an input is typed: tokens (a decimal string in tokens), address (EIP-55), integer, text, ids (a list).
@@ -199,20 +199,38 @@ def actions_of(role: str) -> list[ProposalAction]:
 
 # --- reading a transaction ------------------------------------------------------------------
 
+@lru_cache(maxsize=4096)
+def _token_call_read(data: bytes) -> tuple[str, tuple[tuple[str, Any], ...]]:
+    from backoffice.chain.client import chain_client
+
+    # Decoding needs the token's ABI only: no node is asked.
+    function, arguments = chain_client().token_call_decode(data)
+    return function, tuple(arguments.items())
+
+
+def _token_call_decoded(data: bytes) -> tuple[str, dict[str, Any]]:
+    """The token ABI's reading of calldata, remembered per process: it is a function of the bytes alone
+    (the ABI is the committed artifact), and ABI decoding costs milliseconds while lists and the pending
+    sum read the same transactions again on every request. A fresh dict each time: callers may change it."""
+    function, arguments = _token_call_read(data)
+    return function, dict(arguments)
+
+
 def call_decode(transaction: MultisigTransaction) -> DecodedCall:
     """What the transaction's signed bytes do: a rejection (an empty call to the multisig itself), a
     registered action of its multisig with its arguments, or an unknown call ("" function)."""
-    from backoffice.chain.client import chain_client
+    return call_read(multisig=str(transaction.multisig), to=transaction.to, safe_address=transaction.safe_address,
+                     operation=transaction.operation, nonce=transaction.nonce, data=bytes(transaction.data or b""))
 
-    data = bytes(transaction.data or b"")
-    if not data and transaction.to == transaction.safe_address:
-        return DecodedCall(function="rejection", arguments={"nonce": transaction.nonce})
-    if transaction.operation != 0:
+
+def call_read(*, multisig: str, to: str, safe_address: str, operation: int, nonce: int, data: bytes) -> DecodedCall:
+    """`call_decode` from the signed fields themselves, for lists that read rows rather than models."""
+    if not data and to == safe_address:
+        return DecodedCall(function="rejection", arguments={"nonce": nonce})
+    if operation != 0:
         return DecodedCall(function="")
-    # Decoding needs the token's ABI only: no node is asked.
-    function, arguments = chain_client().token_call_decode(data)
-    action = next((a for a in actions_of(str(transaction.multisig)) if a.function == function), None) if function \
-        else None
+    function, arguments = _token_call_decoded(data)
+    action = next((a for a in actions_of(multisig) if a.function == function), None) if function else None
     return DecodedCall(function=function, arguments=arguments, action=action)
 
 
@@ -229,15 +247,23 @@ def transaction_display(transaction: MultisigTransaction, *, details: bool = Tru
     `details` adds what the owning record knows (e.g. an issue's backing deposits), at a query or two;
     lists pass False to stay at a fixed number of queries."""
     call = call_decode(transaction)
+    replaced = transaction.replaces if call.action is None and call.function == "rejection" else None
+    return call_display(call, nonce=transaction.nonce, replaced_hash=replaced.safe_tx_hash if replaced else None,
+                        transaction=transaction if details else None)
+
+
+def call_display(call: DecodedCall, *, nonce: int, replaced_hash: str | None = None,
+                 transaction: MultisigTransaction | None = None) -> dict[str, Any]:
+    """`transaction_display` of a decoded call: a rejection names the hash it replaces, and `transaction`
+    (the details) lets the action add what its record knows."""
     shown: dict[str, Any] = {"function": call.function or "", "action": "", "description": ""}
     if call.action is not None:
         shown |= {"action": call.action.name,
                   "description": call.action.describe(call.arguments),
-                  **call.action.display(transaction=transaction if details else None, arguments=call.arguments)}
+                  **call.action.display(transaction=transaction, arguments=call.arguments)}
     elif call.function == "rejection":
-        replaced = transaction.replaces
-        shown["description"] = (f"Rejection: uses up nonce {transaction.nonce}"
-                                + (f" so that {replaced.safe_tx_hash} can never run" if replaced else ""))
+        shown["description"] = (f"Rejection: uses up nonce {nonce}"
+                                + (f" so that {replaced_hash} can never run" if replaced_hash else ""))
     else:
         shown |= {k: str(v) for k, v in call.arguments.items()}
     return shown

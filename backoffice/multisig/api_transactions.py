@@ -45,6 +45,8 @@ from backoffice.core.errors import InvalidInput
 from backoffice.journal.services import TransitionRefused
 
 from .actions import transaction_display, transaction_record
+from .api_transaction_rows import COLUMNS as LIST_COLUMNS
+from .api_transaction_rows import transaction_rows_present
 from .lifecycle import multisig_transaction_refuse, multisig_transaction_withdraw
 from .models import FINAL_STATES, Confirmation, MultisigRole, MultisigTransaction, TxState
 from .onchain import (
@@ -270,19 +272,28 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         confirmations = Confirmation.objects.select_related("signer__user", "event").order_by("created_at", "pk")
         queryset = MultisigTransaction.objects.select_related("created_by", "replaces").prefetch_related(
             Prefetch("confirmations", queryset=confirmations)).order_by("-created_at", "-id")
-        queryset = transactions_visible_to(self.request.user, queryset)
-        if self.action == "list":
-            role = _choice(self.request, "multisig", list(MultisigRole.values)) \
-                or _choice(self.request, "role", list(MultisigRole.values))
-            if role:
-                queryset = queryset.filter(multisig=role)
-            if state := _choice(self.request, "state", list(TxState.values)):
-                queryset = queryset.filter(state=state)
-            if (nonce := self.request.query_params.get("nonce")) not in (None, ""):
-                if not str(nonce).isdigit():
-                    raise ValidationError({"nonce": "a whole number"})
-                queryset = queryset.filter(nonce=int(str(nonce)))
-        return cast(QuerySet[MultisigTransaction], queryset)
+        return cast(QuerySet[MultisigTransaction], transactions_visible_to(self.request.user, queryset))
+
+    def _listed(self) -> QuerySet[MultisigTransaction, dict[str, Any]]:
+        """The transactions the user may see, newest first, narrowed by the list's filters, as rows."""
+        newest_first = MultisigTransaction.objects.order_by("-created_at", "-id")
+        queryset = transactions_visible_to(self.request.user, newest_first)
+        role = _choice(self.request, "multisig", list(MultisigRole.values)) \
+            or _choice(self.request, "role", list(MultisigRole.values))
+        if role:
+            queryset = queryset.filter(multisig=role)
+        if state := _choice(self.request, "state", list(TxState.values)):
+            queryset = queryset.filter(state=state)
+        if (nonce := self.request.query_params.get("nonce")) not in (None, ""):
+            if not str(nonce).isdigit():
+                raise ValidationError({"nonce": "a whole number"})
+            queryset = queryset.filter(nonce=int(str(nonce)))
+        return cast(QuerySet[MultisigTransaction, dict[str, Any]], queryset.values(*LIST_COLUMNS))
+
+    def list(self, request: Request) -> Response:
+        # Rows, not models (api_transaction_rows.py): the same JSON as TransactionSerializer, far cheaper.
+        rows = self.paginate_queryset(self._listed())
+        return self.get_paginated_response(transaction_rows_present(rows or []))
 
     def handle_exception(self, exc: Exception) -> Response:
         body: dict[str, Any] | None = None

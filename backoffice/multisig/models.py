@@ -12,7 +12,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from backoffice.chain.models import MultisigKind, MultisigRole
 
 __all__ = ["Confirmation", "MultisigKind", "MultisigRole", "MultisigTransaction", "RawState", "RawSubmission",
-           "ReconciliationAlert", "Signer", "TxState"]
+           "ReconciliationAlert", "Signer", "TxState", "transaction_status_label"]
 
 
 class Signer(models.Model):
@@ -55,6 +55,27 @@ LIVE_STATES = (*PENDING_STATES, TxState.EXECUTED)
 ABANDONED_STATES = (TxState.CANCELLED, TxState.FAILED, TxState.REJECTED)
 # Nothing more will happen to it by itself (the signing page stops polling).
 FINAL_STATES = (TxState.EXECUTED, *ABANDONED_STATES)
+
+
+def transaction_status_label(*, state: str, threshold: int, confirmations: int, block_number: int | None,
+                             failure_reason: str) -> str:
+    """`MultisigTransaction.status_label` from the values alone, for lists that read rows, not models."""
+    if state == TxState.AWAITING_SIGNATURES:
+        missing = max(threshold - confirmations, 0)
+        return f"Awaiting {missing} more approval{'s' if missing != 1 else ''}"
+    if state == TxState.APPROVED:
+        return "Approved, waiting to be sent"
+    if state == TxState.BROADCASTING:
+        return "Being sent"
+    if state == TxState.SUBMITTED:
+        return "Sent, waiting for confirmation"
+    if state == TxState.EXECUTED:
+        return f"Executed in block {block_number}" if block_number is not None else "Executed"
+    if state == TxState.FAILED:
+        return f"Failed: {failure_reason}" if failure_reason else "Failed"
+    if state == TxState.CANCELLED:
+        return "Cancelled"
+    return "Rejected"
 
 
 class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
@@ -145,23 +166,10 @@ class MultisigTransaction(ConcurrentTransitionMixin, models.Model):
     @property
     def status_label(self) -> str:
         """The state as people say it: how many approvals are missing, where it was executed, why it failed."""
-        state = self.state
-        if state == TxState.AWAITING_SIGNATURES:
-            missing = max(self.threshold - self.confirmations_count(), 0)
-            return f"Awaiting {missing} more approval{'s' if missing != 1 else ''}"
-        if state == TxState.APPROVED:
-            return "Approved, waiting to be sent"
-        if state == TxState.BROADCASTING:
-            return "Being sent"
-        if state == TxState.SUBMITTED:
-            return "Sent, waiting for confirmation"
-        if state == TxState.EXECUTED:
-            return f"Executed in block {self.block_number}" if self.block_number is not None else "Executed"
-        if state == TxState.FAILED:
-            return f"Failed: {self.failure_reason}" if self.failure_reason else "Failed"
-        if state == TxState.CANCELLED:
-            return "Cancelled"
-        return "Rejected"
+        awaiting = self.state == TxState.AWAITING_SIGNATURES
+        return transaction_status_label(state=self.state, threshold=self.threshold,
+                                        confirmations=self.confirmations_count() if awaiting else 0,
+                                        block_number=self.block_number, failure_reason=self.failure_reason)
 
     def confirmations_count(self) -> int:
         return self.confirmations.count()

@@ -17,11 +17,8 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 
+# Persistent connections with health checks, as everywhere (base.py's database_from_env).
 DATABASES = {"default": database_from_env()}
-# One connection per worker thread, kept for a minute and checked before reuse: no connect per request,
-# and a connection the database or a proxy dropped meanwhile is replaced instead of failing a request.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}

@@ -18,7 +18,6 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_U
 # Uploads of a test run go to a directory of its own; the worker is told the same directory.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="usdkg-test-media-")))
 CACHES = {"default": env.cache_url("CACHE_URL", default="redis://127.0.0.1:6379/1")}
-RESERVE_PUBLIC_CACHE_SECONDS = 0  # tests read the chain they just changed; the cache has its own test
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; never outside tests
 DEBUG = False
 # The worker processes tests start keep mails in memory (the test process's outbox is pytest-django's).

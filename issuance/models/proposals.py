@@ -19,6 +19,11 @@ class ProposalState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+
+# What `status_label` says while there is no transaction (lists that read rows, not models, say it too).
+UNPROPOSED_STATUS_LABELS = {ProposalState.DRAFT: "Draft, not yet proposed to the owners",
+                            ProposalState.CANCELLED: "Cancelled before it was proposed"}
+
 class OwnerProposal(ConcurrentTransitionMixin, models.Model):
     # The name of a registered owner-proposal action (issuance/actions.py): the registry, not a choice
     # list here, says which exist, so adding an action needs no migration.
@@ -65,8 +70,7 @@ class OwnerProposal(ConcurrentTransitionMixin, models.Model):
     def status_label(self) -> str:
         if self.transaction is not None:
             return self.transaction.status_label
-        return {ProposalState.DRAFT: "Draft, not yet proposed to the owners",
-                ProposalState.CANCELLED: "Cancelled before it was proposed"}.get(self.state, str(self.state))
+        return UNPROPOSED_STATUS_LABELS.get(self.state, str(self.state))
 
     @transition(field=state, source=ProposalState.DRAFT, target=ProposalState.PROPOSED,
                 permission="issuance.propose_ownerproposal")

@@ -48,6 +48,13 @@ class JournalAnchorSerializer(serializers.Serializer):
 
 
 class ReserveSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(help_text="when the supply was read: by the worker (`read_from` chain), or "
+                                                "when the snapshot standing in for it was taken")
+    read_from = serializers.ChoiceField(
+        choices=["chain", "snapshot"],
+        help_text="chain: the worker read the supply at `block_number` at `as_of`; snapshot: nothing fresher was "
+                  "published yet (a cold cache), so the last reserve snapshot's supply stands in, with the gold, "
+                  "price and pending issues as the books hold them now")
     chain_id = serializers.IntegerField()
     token_address = serializers.CharField(help_text="the token contract, checksummed")
     block_number = serializers.IntegerField(help_text="the block the supply was read at")
@@ -75,5 +82,5 @@ class ReserveSerializer(serializers.Serializer):
 
 
 class ReserveUnavailableSerializer(serializers.Serializer):
-    error = serializers.CharField()
+    error = serializers.CharField(help_text="chain_unavailable, or not_yet_published (nothing read yet)")
     detail = serializers.CharField()

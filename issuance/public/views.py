@@ -1,7 +1,9 @@
-"""The public proof of reserve: no login, nothing written. Each view reads, formats and renders."""
+"""The public proof of reserve: no login, nothing written, never a node call. The figures are what the
+worker published (services.py); each view reads them, adds the bars and renders."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -9,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
@@ -17,55 +20,51 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backoffice.chain.client import ChainError, chain_client
 from backoffice.core.exports import csv_response
-from backoffice.journal.selectors import journal_anchor_figures, journal_anchor_last
 
-from ..selectors import audit_last_accepted, bars_audited
-from .chart import reserve_chart_svg
-from .figures import audit_figures, history_figures, reserve_display, reserve_figures
 from .selectors import (
-    PublicReserve,
+    BARS_CSV_URL_PLACEHOLDER,
+    Published,
+    ReadFrom,
+    Unavailable,
     bars_audited_page,
     bars_audited_rows,
-    reserve_history_get,
-    reserve_public_cached,
+    reserve_published_get,
 )
 from .serializers import ReserveSerializer, ReserveUnavailableSerializer
+from .services import reserve_published_fallback
 
 logger = logging.getLogger(__name__)
 
 CSV_HEADER = ("Bar Number", "Refiner", "Year of Manufacture", "Gross Weight", "Fineness", "Fine Weight", "Vault")
 # Said to the public instead of the exception, whose text names the RPC endpoint (which may embed a key).
 CHAIN_UNAVAILABLE = "The blockchain cannot be read right now, so the token supply and the reserve cannot be proven."
+NOT_YET_PUBLISHED = "The reserve has not been read from the blockchain yet; the figures appear within a minute."
+NOTICES = {
+    Unavailable.CHAIN: ("chain-unavailable", "Chain unavailable", CHAIN_UNAVAILABLE),
+    Unavailable.NOT_YET_PUBLISHED: ("figures-pending", "Figures not published yet", NOT_YET_PUBLISHED),
+}
 RETRY_AFTER_SECONDS = 30
 
 
-def _reserve_or_none() -> PublicReserve | None:
-    try:
-        return reserve_public_cached(client=chain_client())
-    except ChainError as exc:
-        logger.warning("proof-of-reserve chain=unavailable error=%s", exc)
-        return None
-
-
-def _bars_csv_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri(reverse("reserve:bars-csv"))
+def _published() -> Published:
+    """What the worker published, or on a cold cache what the database alone says (never the node)."""
+    return reserve_published_get() or reserve_published_fallback()
 
 
 @require_safe
 def reserve_proof(request: HttpRequest) -> HttpResponse:
-    """The page: live figures when the chain answers, and always the audit, the history and the bars."""
-    public = _reserve_or_none()
-    figures = reserve_figures(public) if public else None
-    history = reserve_history_get()
+    """The page: the published figures (the worker's), and always the audit, the history and the bars."""
+    published = _published()
+    notice = NOTICES.get(published.unavailable)
     context: dict[str, Any] = {
-        "figures": figures,
-        "display": reserve_display(figures) if figures else None,
-        "chain_unavailable": CHAIN_UNAVAILABLE if public is None else "",
-        "audit": audit_figures(audit_last_accepted()),
-        "chart": reserve_chart_svg(history),
-        "history_count": len(history),
+        "figures": published.figures,
+        "display": published.display,
+        "from_snapshot": published.read_from == ReadFrom.SNAPSHOT,
+        "notice": {"id": notice[0], "title": notice[1], "text": notice[2]} if notice else None,
+        "audit": published.audit,
+        "chart": mark_safe(published.chart) if published.chart else None,  # noqa: S308 - our own SVG, escaped
+        "history_count": published.history_count,
         "bars": bars_audited_page(number=request.GET.get("page")),
         "bars_csv_url": reverse("reserve:bars-csv"),
         "api_url": reverse("reserve:api"),
@@ -94,22 +93,20 @@ class ReserveApi(APIView):
         operation_id="reserve_proof",
         summary="Proof of reserve (public, no authentication)",
         description="Audited gold, its value at the latest gold price, and the token supply read on chain at "
-                    "`block_number`. Decimals and big integers are strings. 503 while the chain cannot be read.",
+                    "`block_number` at `as_of`. Decimals and big integers are strings. Published by the worker "
+                    "every few seconds: `read_from` is `snapshot` when the last reserve snapshot stood in for it. "
+                    "503 while the chain cannot be read, or before anything was published.",
         tags=["public"],
         auth=[],
         responses={200: ReserveSerializer, 503: ReserveUnavailableSerializer},
     )
-    def get(self, request: Request) -> Response:
-        public = _reserve_or_none()
-        if public is None:
-            return Response({"error": "chain_unavailable", "detail": CHAIN_UNAVAILABLE}, status=503,
+    def get(self, request: Request) -> HttpResponse:
+        published = _published()
+        if published.api_json is None:
+            detail = CHAIN_UNAVAILABLE if published.unavailable == Unavailable.CHAIN else NOT_YET_PUBLISHED
+            return Response({"error": published.unavailable, "detail": detail}, status=503,
                             headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        payload = {
-            **reserve_figures(public),
-            "last_accepted_audit": audit_figures(audit_last_accepted()),
-            "bars_count": bars_audited().count(),
-            "bars_csv_url": _bars_csv_url(request),
-            "history": history_figures(reserve_history_get()),
-            "journal_anchor": journal_anchor_figures(journal_anchor_last()),
-        }
-        return Response(ReserveSerializer(payload).data)
+        # The body was rendered by the worker; only the CSV's absolute URL depends on this request's host.
+        url = json.dumps(request.build_absolute_uri(reverse("reserve:bars-csv")))[1:-1]
+        body = published.api_json.replace(BARS_CSV_URL_PLACEHOLDER.encode(), url.encode(), 1)
+        return HttpResponse(body, content_type="application/json")

@@ -41,6 +41,7 @@ from ..models import (
 )
 from ..models.audits import REPORT
 from ..models.deposits import IN_CUSTODY, RECEIPT
+from ..public.services import reserve_publish_soon
 from ..selectors import gold_price_latest, reserve_get
 from .staging import StagedBarList, bar_list_stage, staged_bars_insert, staged_counts_insert
 
@@ -285,6 +286,7 @@ def audit_accept(*, audit_id: int, actor: User) -> Audit:
         bars = [bar for key, bar in _books(audit).items() if key in counted]
         Bar.objects.filter(pk__in=[b.pk for b in bars]).update(audited_by=audit, blocked_by=None)
         _deposits_mark_audited([b.deposit_id for b in bars], actor=actor)
+        reserve_publish_soon()  # the audited gold and the last audit are published figures
     return audit
 
 
@@ -298,6 +300,7 @@ def audit_dispute(*, audit_id: int, reason: str, actor: User) -> Audit:
                                  params={"reason": reason, "at": timezone.now()})
         affected = audit.discrepancies.filter(bar__isnull=False).values_list("bar_id", flat=True)
         Bar.objects.filter(pk__in=list(affected)).update(blocked_by=audit)
+        reserve_publish_soon()
     return audit
 
 
@@ -383,6 +386,7 @@ def gold_price_record(*, usd_per_oz: Decimal | str, source: str, as_of: datetime
                                          origin=GoldPriceOrigin.MANUAL, state=GoldPriceState.ACCEPTED)
         journal_record(action="issuance.price.recorded", actor=actor, obj=entry, state_after=entry.state,
                        data={"usd_per_oz": str(price), "source": source, "as_of": as_of.isoformat()})
+        reserve_publish_soon()
     return entry
 
 
@@ -440,6 +444,7 @@ def gold_price_approve(*, price_id: int, actor: User) -> GoldPrice:
         entry = transition_apply(model=GoldPrice, pk=price_id, transition="approve", actor=actor,
                                  params={"by": actor, "at": timezone.now()},
                                  data={"usd_per_oz": str(entry.usd_per_oz), "proposed_by": entry.entered_by_id})
+        reserve_publish_soon()
     logger.info("gold-price id=%s state=accepted usd_per_oz=%s", entry.pk, entry.usd_per_oz)
     return entry
 
@@ -491,6 +496,8 @@ def gold_price_feed_read(*, client: ChainClient) -> GoldPrice:
                            actor_username="system", obj=entry, state_after=entry.state, reason=refusal,
                            data={"usd_per_oz": str(raw), "as_of": updated_at.isoformat(), "round_id": round_id,
                                  "feed": address})
+            if not refusal:
+                reserve_publish_soon()
     logger.info("gold-price id=%s state=%s usd_per_oz=%s round=%s", entry.pk, entry.state, raw, round_id)
     return entry
 
@@ -500,9 +507,11 @@ def gold_price_feed_read(*, client: ChainClient) -> GoldPrice:
 def reserve_snapshot_take(*, client: ChainClient) -> ReserveSnapshot:
     """Record the reserve now (audited gold, its value, on-chain supply) for the history chart."""
     reserve = reserve_get(client=client)
-    return ReserveSnapshot.objects.create(
+    snapshot = ReserveSnapshot.objects.create(
         taken_at=timezone.now(), audited_oz=reserve.audited_oz, pending_oz=reserve.pending_oz,
         usd_per_oz=reserve.price.usd_per_oz if reserve.price else None,
         value_usd=reserve.value_usd.quantize(Decimal("0.000001"), rounding=ROUND_DOWN),  # cut, never rounded up
         total_supply=reserve.total_supply, block_number=reserve.block_number,
     )
+    reserve_publish_soon()  # the history is a published figure
+    return snapshot

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -31,6 +30,7 @@ from backoffice.multisig.reconciliation import reconciliation_run
 from backoffice.multisig.tests.helpers import chain_index_until_head, consent_and_execute, issue_propose
 from issuance import services
 from issuance.models import GoldPrice, GoldPriceOrigin, GoldPriceState, OwnerProposal
+from issuance.public.services import reserve_publish
 from issuance.reconciliation import coverage_check
 from issuance.selectors import gold_price_latest
 from issuance.tasks import gold_price_feed_task
@@ -70,11 +70,10 @@ def _draft_refused(deposit: Any, *messages: str) -> None:
 
 def _public() -> tuple[dict[str, Any], str]:
     """What the public sees: the reserve JSON (less the block it was read at) and the page's price figure."""
-    cache.clear()  # the public reserve is cached: read it afresh each time
+    reserve_publish(client=chain_client())  # what the worker does after each accepted price
     data = Client().get("/api/reserve/").json()
     data.pop("block_number", None)
-    data.pop("generated_at", None)
-    cache.clear()
+    data.pop("as_of", None)
     page = Client().get("/reserve/").content.decode()
     start = page.index('id="gold-price"')
     return data, page[start:page.index("</small>", start)]

@@ -4,12 +4,14 @@ totalSupply() read from anvil, need no login, and survive a chain that cannot be
 import csv
 import hashlib
 import io
+import time
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -24,6 +26,7 @@ from backoffice.multisig.tests.helpers import issue_propose, owners_sign, tx_wai
 from issuance import services
 from issuance.models import Audit, Bar, GoldPrice, ReserveSnapshot, Vault
 from issuance.public.figures import grouped, tokens_str
+from issuance.public.services import QUEUED_KEY, reserve_publish, reserve_published_forget
 
 pytestmark = pytest.mark.integration  # anvil for the supply; the browser and worker tests more
 
@@ -99,6 +102,16 @@ def _price_record():
 
 def _supply() -> int:
     return chain_client().token_total_supply(deployment_get().token)
+
+
+def _published():
+    """What the worker does every few seconds and after each change: read the reserve and publish it."""
+    return reserve_publish(client=chain_client())
+
+
+def _cold() -> None:
+    """Nothing published (a fresh deployment, a flushed cache), and no refresh already waiting."""
+    reserve_published_forget()
 
 
 def _issue_through_the_spine(amount: int) -> None:
@@ -196,8 +209,10 @@ def test_page_and_json_agree_with_the_supply_issued_on_chain_through_the_multisi
     assert supply == supply_before + amount > 0
     block = chain_client().block_number()
 
+    _published()  # the session's worker may publish too (after the execution): the same figures
     data = client.get("/api/reserve/").json()
     expected = _expected_json(supply=supply, block=block, audit=audit, headroom=BACKING - supply)
+    assert data["read_from"] == "chain"
     assert {k: data[k] for k in expected} == expected
     assert Decimal(data["total_supply"]) * 10**6 == supply  # tokens and base units say the same thing
 
@@ -227,6 +242,7 @@ def test_json_needs_no_login_and_publishes_every_figure_exactly(client, chain, s
     price = GoldPrice.objects.get()
     snapshots = list(ReserveSnapshot.objects.order_by("taken_at"))
 
+    published = _published()
     # Anonymous, and a bogus credential changes nothing: the endpoint authenticates no one.
     response = client.get("/api/reserve/", HTTP_AUTHORIZATION="Token not-a-real-token")
 
@@ -234,6 +250,8 @@ def test_json_needs_no_login_and_publishes_every_figure_exactly(client, chain, s
     assert response["Content-Type"] == "application/json"
     data = response.json()
     assert data == {
+        "as_of": published.as_of.isoformat().replace("+00:00", "Z"),
+        "read_from": "chain",
         **_expected_json(supply=supply, block=block, audit=audit, headroom=max(0, BACKING - supply)),
         "gold_price": {"usd_per_oz": PRICE, "source": "LBMA Gold Price PM",
                        "as_of": price.as_of.isoformat()},
@@ -270,6 +288,7 @@ def test_json_is_in_the_openapi_schema_without_any_security_requirement():
 @pytest.mark.django_db
 def test_bar_list_pages_by_fifty_at_a_fixed_query_count(client, chain):
     _gold_audited_and_priced()
+    _published()
 
     with CaptureQueriesContext(connection) as first_page:
         first = _page(client)
@@ -285,8 +304,9 @@ def test_bar_list_pages_by_fifty_at_a_fixed_query_count(client, chain):
     assert "Page 1 of 3" in first.found["bars-pages"]["text"]
     assert first.found["bars-csv"]["attrs"]["href"] == "/reserve/bars.csv"
     assert first.found["bars-count"]["attrs"]["data-value"] == "120"
-    # 50 bars or 20, the page costs the same: no query per bar (vault comes with select_related).
-    assert len(first_page.captured_queries) == len(last_page.captured_queries) <= 12
+    # 50 bars or 20, the page costs the same: no query per bar (vault comes with select_related), and the
+    # figures, the audit and the chart come from what the worker published: the bars' count and page only.
+    assert len(first_page.captured_queries) == len(last_page.captured_queries) == 2
 
     # Out of range or malformed page numbers give the nearest page, never an error.
     assert "Page 3 of 3" in _page(client, "?page=99").found["bars-pages"]["text"]
@@ -337,7 +357,9 @@ def _no_contract_at_the_token(settings):
                                          _no_contract_at_the_token])
 def test_unreadable_chain_shows_a_notice_on_the_page_and_503_in_json(client, chain, settings, break_chain):
     audit = _gold_audited_and_priced()
+    _published()
     break_chain(settings)
+    assert _published().figures is None  # the worker publishes that it cannot read the chain, not older figures
 
     page = _page(client)
     assert "Chain unavailable" in page.found["chain-unavailable"]["text"]
@@ -359,6 +381,7 @@ def test_unreadable_chain_shows_a_notice_on_the_page_and_503_in_json(client, cha
 @pytest.mark.django_db
 def test_chart_has_two_lines_from_the_snapshots_oldest_first(client, chain):
     _gold_audited_and_priced(snapshots=3)
+    _published()
     response = client.get("/reserve/")
     html = response.content.decode()
 
@@ -376,6 +399,7 @@ def test_chart_has_two_lines_from_the_snapshots_oldest_first(client, chain):
 @pytest.mark.parametrize("snapshots", [0, 1])
 def test_fewer_than_two_snapshots_say_no_history_yet(client, chain, snapshots):
     _gold_audited_and_priced(snapshots=snapshots)
+    _published()
     page = _page(client)
     assert "reserve-chart" not in page.found
     assert "No history yet" in page.found["reserve-chart-empty"]["text"]
@@ -384,6 +408,7 @@ def test_fewer_than_two_snapshots_say_no_history_yet(client, chain, snapshots):
 @pytest.mark.django_db
 def test_before_any_gold_everything_is_zero_or_null_and_nothing_breaks(client, chain):
     supply = _supply()
+    _published()
 
     data = client.get("/api/reserve/").json()
     figures = (data["audited_fine_oz"], data["pending_fine_oz"], data["reserve_value_usd"])
@@ -414,6 +439,7 @@ def test_a_visitor_sees_the_figures_and_the_chart_in_a_browser(live_server, page
     settings.COLLATERAL_RATIO = RATIO
     _gold_audited_and_priced()
     supply = _supply()
+    _published()
 
     page.goto(f"{live_server.url}/reserve/")
 
@@ -433,15 +459,101 @@ def test_a_visitor_sees_the_figures_and_the_chart_in_a_browser(live_server, page
     assert screenshot.stat().st_size > 10_000
 
 
-def test_the_public_figures_are_read_from_chain_once_per_cache_window(client, chain, settings, gold_backing):
-    from django.core.cache import cache
-
+def test_the_figures_are_read_from_chain_by_the_worker_never_by_a_request(client, chain, settings, gold_backing):
     from issuance.tests.factories import issue_on_chain
 
-    settings.RESERVE_PUBLIC_CACHE_SECONDS = 60
-    cache.delete(f"reserve-public:{settings.CHAIN_ID}")
-    first = client.get("/api/reserve/").json()["total_supply_base_units"]
+    first = _published().figures["total_supply_base_units"]
     issue_on_chain(amount=3_000_000, recipient=dev_account(17).address)
-    assert client.get("/api/reserve/").json()["total_supply_base_units"] == first  # served from the cache
-    cache.delete(f"reserve-public:{settings.CHAIN_ID}")
+    assert client.get("/api/reserve/").json()["total_supply_base_units"] == first  # the request read nothing
+    settings.CHAIN_RPC_URL = CLOSED_PORT  # and a node that does not answer cannot slow or break it
+    assert client.get("/api/reserve/").json()["total_supply_base_units"] == first
+    assert "total-supply" in _page(client).found
+    settings.CHAIN_RPC_URL = chain.node.url
+
+    _published()  # the worker's next refresh
     assert int(client.get("/api/reserve/").json()["total_supply_base_units"]) == int(first) + 3_000_000
+
+
+# --- (f) a cold cache: the database alone, never the node ----------------------------------------
+
+@pytest.mark.django_db
+def test_a_cold_cache_serves_the_last_snapshot_and_says_so_without_asking_the_node(client, chain, settings):
+    settings.COLLATERAL_RATIO = RATIO
+    audit = _gold_audited_and_priced()
+    snapshot = ReserveSnapshot.objects.order_by("-taken_at").first()
+    _cold()
+    settings.CHAIN_RPC_URL = CLOSED_PORT  # any node call would fail the request
+
+    response = client.get("/api/reserve/")
+
+    assert response.status_code == 200
+    data = response.json()
+    supply = int(snapshot.total_supply)
+    assert (data["read_from"], data["as_of"], data["block_number"]) == (
+        "snapshot", snapshot.taken_at.isoformat().replace("+00:00", "Z"), snapshot.block_number)
+    expected = _expected_json(supply=supply, block=snapshot.block_number, audit=audit,
+                              headroom=max(0, BACKING - supply))
+    assert {k: data[k] for k in expected} == expected
+    assert cache.get(QUEUED_KEY)  # a refresh by the worker is on its way
+    page = _page(client)
+    assert page.found["figures-as-of"]["attrs"]["data-read-from"] == "snapshot"
+    assert "from the last reserve snapshot" in page.found["figures-as-of"]["text"]
+    assert _figure(page, "block-number")[0] == str(snapshot.block_number)
+
+
+@pytest.mark.django_db
+def test_a_cold_cache_before_any_snapshot_publishes_nothing_yet(client, chain, settings):
+    _cold()
+    settings.CHAIN_RPC_URL = CLOSED_PORT
+
+    response = client.get("/api/reserve/")
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+    assert response.json()["error"] == "not_yet_published"
+    page = _page(client)
+    assert "Figures not published yet" in page.found["figures-pending"]["text"]
+    assert "total-supply" not in page.found and "chain-unavailable" not in page.found
+
+
+@pytest.mark.django_db
+def test_what_the_worker_publishes_is_the_schema_s_shape_rendered_once(client, chain):
+    from issuance.public.serializers import ReserveSerializer
+
+    _gold_audited_and_priced()
+    published = _published()
+    data = client.get("/api/reserve/").json()
+    assert set(data) == set(ReserveSerializer().fields)
+    assert published.api_json is not None and b"urn:usdkg:bars-csv-url" in published.api_json
+    assert data["bars_csv_url"] == "http://testserver/reserve/bars.csv"
+    # The host the request came to, whatever it is, and escaped as JSON.
+    assert client.get("/api/reserve/", HTTP_HOST="localhost").json()["bars_csv_url"] == \
+        "http://localhost/reserve/bars.csv"
+
+
+@pytest.mark.django_db
+def test_changes_that_move_the_figures_ask_the_worker_to_publish_after_commit(
+    chain, django_capture_on_commit_callbacks, private_queue
+):
+    _cold()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.reserve_snapshot_take(client=chain_client())
+    assert callbacks and cache.get(QUEUED_KEY) is None  # nothing sent before the commit
+    with django_capture_on_commit_callbacks(execute=True):
+        _price_record()
+    assert cache.get(QUEUED_KEY)  # sent once committed; further reasons wait for that one message
+    with django_capture_on_commit_callbacks(execute=True):
+        _price_record()
+    assert cache.get(QUEUED_KEY)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_publishes_an_accepted_gold_price_without_waiting_for_beat(client, chain, celery_worker):
+    _gold_audited_and_priced(snapshots=1)
+    _published()
+    before = client.get("/api/reserve/").json()["gold_price"]
+    operator = get_user_model().objects.get(username="operator")
+    services.gold_price_record(usd_per_oz="2700.0000", source="LBMA Gold Price PM", actor=operator,
+                               as_of=timezone.now() - timedelta(minutes=1))
+    deadline = timezone.now() + timedelta(seconds=30)
+    while client.get("/api/reserve/").json()["gold_price"] == before and timezone.now() < deadline:
+        time.sleep(0.1)
+    assert client.get("/api/reserve/").json()["gold_price"]["usd_per_oz"] == "2700.0000"
