@@ -68,6 +68,10 @@ class BenchEnv:
     password: str = BENCH_PASSWORD
     progress: Callable[[str], None] = field(default=lambda _: None, compare=False, repr=False)
 
+    def size(self, full: int, quick: int) -> int:
+        """`quick` under --quick (proves the instrument works), else `full` (measures)."""
+        return quick if self.quick else full
+
 
 # --- what must be there ----------------------------------------------------------------------
 
