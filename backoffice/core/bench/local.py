@@ -109,7 +109,7 @@ def signature_rows(env: BenchEnv) -> list[Row]:
         raise RuntimeError("the floor recovers another address than the product")
     product, floor = interleaved(lambda: signature_recover(digest=digest, signature=signature),
                                  lambda: _recover_raw(digest, signature),
-                                 rounds=7, number=env.size(500, 50))
+                                 rounds=env.size(21, 5), number=env.size(200, 20), clock=time.thread_time)
     # 1.5x: the product must also refuse a malleable or malformed signature (range checks on r, s, v) and
     # answer a checksummed address (a second keccak over the hex); eth_keys' objects around coincurve
     # cost a few microseconds. Past 1.5x something heavier has crept in (a second recovery, a backend
@@ -175,7 +175,7 @@ def _owner_check_row(env: BenchEnv, safe: str, owner: User) -> Row:
     if address.lower() not in raw() or address not in chain_client().safe_owners(safe):
         raise RuntimeError(f"{address} is not an owner of {safe}, by the floor or by the product")
     product, floor = interleaved(lambda: address in chain_client().safe_owners(safe), lambda: address.lower() in raw(),
-                                 rounds=7, number=env.size(100, 10))
+                                 rounds=env.size(15, 5), number=env.size(40, 5))
     with RpcCounter(env.rpc_url) as counter, override_settings(CHAIN_RPC_URL=counter.url):
         for _ in range(3):
             chain_client().safe_owners(safe)
