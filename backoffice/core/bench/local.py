@@ -110,10 +110,10 @@ def signature_rows(env: BenchEnv) -> list[Row]:
     product, floor = interleaved(lambda: signature_recover(digest=digest, signature=signature),
                                  lambda: _recover_raw(digest, signature),
                                  rounds=env.size(21, 5), number=env.size(200, 20), clock=time.thread_time)
-    # 1.5x: the product must also refuse a malleable or malformed signature (range checks on r, s, v) and
-    # answer a checksummed address (a second keccak over the hex); eth_keys' objects around coincurve
-    # cost a few microseconds. Past 1.5x something heavier has crept in (a second recovery, a backend
-    # other than coincurve).
+    # 1.5x: on top of the floor the product must refuse a malleable or malformed signature (range checks on
+    # r, s, v) and answer a checksummed address (a second keccak over the hex): a few microseconds and one
+    # keccak, written plainly. Past 1.5x something heavier sits around coincurve (wrapper objects that
+    # validate again, a checksum done in a Python loop, a slower backend).
     return [time_row("signature recovery", product_s=product, floor_s=floor, max_ratio=1.5,
                      floor_name="coincurve recovery + keccak")]
 
@@ -140,7 +140,7 @@ def _broadcast_row(env: BenchEnv, operator: User) -> Row:
     with RpcCounter(env.rpc_url) as counter:
         for _ in range(env.size(3, 1)):
             tx = _issue_propose(operator)
-            with transaction.atomic():  # the threshold's broadcast task is sent once, at commit, to nobody
+            with transaction.atomic():  # the threshold's task goes, at commit, to the private queue: no worker
                 for n in (2, 3, 4):
                     confirmation_add(client=chain_client(), transaction_id=tx.pk, signature=_owner_signature(tx, n),
                                      actor=get_user_model().objects.get(username=f"owner{n}"))
