@@ -3,11 +3,17 @@
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
 from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.devkeys import dev_account
-from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_recover, signatures_pack
+from backoffice.chain.safetx import (
+    InvalidSignature,
+    SafeTx,
+    address_checksum,
+    signature_recover,
+    signatures_pack,
+)
 
 SAFE = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 TOKEN = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
@@ -83,3 +89,20 @@ def test_addresses_must_be_checksummed(value, message):
 
 def test_a_checksummed_address_is_accepted():
     assert address_require_checksummed(" 0x70997970C51812dc3A010C7d01b50e0d17dc79C8") == dev_account(1).address
+
+
+def test_the_checksum_is_eip55_for_every_address_shape():
+    # The all-digit, all-letter and mixed cases, then keys' own addresses: the fast form must never differ.
+    samples = [b"\0" * 20, b"\xff" * 20, bytes(range(20)), bytes.fromhex("aa" * 10 + "09" * 10)]
+    samples += [bytes.fromhex(Account.create().address[2:]) for _ in range(300)]
+    for raw in samples:
+        assert address_checksum(raw) == to_checksum_address(raw)
+
+
+def test_a_signature_over_another_digest_recovers_someone_else():
+    digest = keccak(b"what the owner signed")
+    signature = Account.unsafe_sign_hash(digest, dev_account(1).key).signature
+    assert signature_recover(digest=digest, signature=signature) == dev_account(1).address
+    assert signature_recover(digest=keccak(b"something else"), signature=signature) != dev_account(1).address
+    with pytest.raises(InvalidSignature, match="32 bytes"):
+        signature_recover(digest=digest[:31], signature=signature)
