@@ -20,7 +20,7 @@ from backoffice.accounts.notices import (
     transaction_settled_notify,
 )
 from backoffice.chain.addresses import address_require_checksummed
-from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
+from backoffice.chain.client import ChainClient, ChainError, ChainIdMismatch, ChainUnavailable
 from backoffice.chain.models import Deployment
 from backoffice.chain.nonces import nonce_claim, nonce_next
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover
@@ -81,7 +81,7 @@ def multisig_transaction_propose(
     transactions would refuse a duplicate even so.
     """
     safe = _safe_address(multisig)
-    chain_nonce, threshold = client.safe_nonce(safe), client.safe_threshold(safe)
+    chain_nonce, threshold = client.safe_nonce_threshold(safe)  # one request to the node
     with transaction.atomic():
         # Nonces are handed out one proposer at a time: the deployment row is the per-chain lock.
         Deployment.objects.select_for_update().get(chain_id=client.chain_id)
@@ -139,10 +139,9 @@ def confirmation_add(
         locked = MultisigTransaction.objects.select_for_update().get(pk=tx.pk)
         if locked.state != TxState.AWAITING_SIGNATURES:
             refusal = f"the transaction is {locked.state}, it takes no more signatures"
-        elif locked.confirmations.filter(signer=signer).exists():
-            refusal = "you have already signed this transaction"
         else:
             try:
+                # A second signature by the same signer is refused by the unique constraint.
                 with transaction.atomic():
                     confirmation = Confirmation.objects.create(
                         transaction=locked, signer=signer, owner_address=owner, signature=raw
@@ -150,10 +149,10 @@ def confirmation_add(
             except IntegrityError:
                 refusal = "you have already signed this transaction"
         if confirmation is not None:
+            count = locked.confirmations_count()
             journal_record(action="multisig.signature_accepted", actor=actor, obj=locked,
-                           data={"owner": owner, "count": locked.confirmations_count(),
-                                 "threshold": locked.threshold})
-            if locked.has_threshold():
+                           data={"owner": owner, "count": count, "threshold": locked.threshold})
+            if count >= locked.threshold:
                 approved = transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve",
                                             actor=actor, check_permission=False,
                                             reason="threshold of valid signatures reached")
@@ -208,8 +207,8 @@ def _raw_resend(client: ChainClient, tx: MultisigTransaction) -> bool:
     stored fee cap) is not an error to retry: the follower's replacement at higher fees is the cure."""
     try:
         client.raw_send(bytes(tx.relayer_raw_tx or b""))
-    except ChainUnavailable:
-        raise
+    except (ChainUnavailable, ChainIdMismatch):
+        raise  # the node, not the transaction: retried, or refused until the configuration is mended
     except ChainError as exc:
         logger.warning("multisig-tx=%s relayer-tx=%s refused=%s", tx.pk, tx.relayer_tx_hash, exc)
         return False
@@ -260,8 +259,8 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
     try:
         signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": call.data},
                                          nonce=nonce_next(client, relayer.address))
-    except ChainUnavailable:
-        raise
+    except (ChainUnavailable, ChainIdMismatch):
+        raise  # the node, not the transaction: nothing is abandoned for it
     except ChainError as exc:
         return _abandon(tx, f"simulation failed: {exc}")
     # The claim: only one broadcaster moves the row from `approved` (the row lock and the FSM check
@@ -308,7 +307,8 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
         _raw_resend(client, tx)  # the same bytes: harmless if known
         return tx
     block = int(receipt["blockNumber"])
-    if client.block_number() - block + 1 < confirmations:
+    # A receipt is in a block the node has: one confirmation needs no look at the head.
+    if confirmations > 1 and client.block_number() - block + 1 < confirmations:
         return tx
     facts: dict[str, Any] = {"block_number": block, "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
                              "gas_used": int(receipt["gasUsed"])}
