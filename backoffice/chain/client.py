@@ -171,11 +171,13 @@ class ChainClient:
         self.rpc_url = rpc_url
         self.chain_id = chain_id
         self._provider = _CountingHTTPProvider(rpc_url, request_kwargs={"timeout": timeout})
-        # No middleware: web3's default validation middleware asks the node for its chain id before
-        # every eth_call and eth_estimateGas. The chain id is checked once per client instead
-        # (chain_id_check, before the first write); the other defaults only serve eth_sendTransaction
-        # and ENS names, which the product never uses (the node signs nothing of ours).
-        self.w3 = Web3(self._provider, middleware=[])
+        self.w3 = Web3(self._provider)
+        # web3's validation middleware asks the node for its chain id before every eth_call and
+        # eth_estimateGas: the chain id is checked once per client instead (chain_id_check, before the
+        # first write). No address here is an ENS name, so that middleware's work on every request goes
+        # too. The remaining defaults only shape answers and fill eth_sendTransaction (anvil, tests).
+        self.w3.middleware_onion.remove("validation")
+        self.w3.middleware_onion.remove("ens_name_to_address")
         self._chain_id_verified = False
         self._contracts: dict[tuple[str, str], Contract] = {}
         self._codecs: dict[str, type[Contract]] = {}
