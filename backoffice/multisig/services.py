@@ -10,8 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from backoffice.accounts.notices import (
@@ -21,7 +21,7 @@ from backoffice.accounts.notices import (
 )
 from backoffice.chain.addresses import address_require_checksummed
 from backoffice.chain.client import ChainClient, ChainError, ChainIdMismatch, ChainUnavailable
-from backoffice.chain.models import Deployment
+from backoffice.chain.models import Deployment, Multisig
 from backoffice.chain.nonces import nonce_claim, nonce_next
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover
 from backoffice.chain.selectors import deployment_get
@@ -29,7 +29,7 @@ from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .actions import transaction_after_execution, transaction_guards_run
-from .kinds import executor_addresses, kind_of, multisig_of
+from .kinds import KINDS, executor_addresses, kind_of, multisig_of
 from .kinds import safe_tx_of as safe_tx_of  # the services' name for it, used across the apps
 from .models import LIVE_STATES, SENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 
@@ -115,21 +115,29 @@ def confirmation_add(
     owner has not signed it yet. Reaching the threshold approves the transaction and, after
     commit, hands it to the broadcaster. Every refusal stores nothing but the journal entry.
     """
-    tx = MultisigTransaction.objects.get(pk=transaction_id)
-    if not kind_of(multisig_of(tx)).signs_off_chain:
+    # One query: the transaction, its multisig's kind, and the actor's signer binding for that multisig.
+    tx = MultisigTransaction.objects.annotate(
+        multisig_kind=Subquery(Multisig.objects.filter(chain_id=OuterRef("chain_id"), address=OuterRef("safe_address"))
+                               .values("kind")[:1]),
+        signer_pk=Subquery(Signer.objects.filter(user_id=actor.pk, multisig=OuterRef("multisig")).values("pk")[:1]),
+        signer_address=Subquery(Signer.objects.filter(user_id=actor.pk, multisig=OuterRef("multisig"))
+                                .values("address")[:1]),
+    ).get(pk=transaction_id)
+    if tx.multisig_kind is None:
+        raise Multisig.DoesNotExist(f"no multisig is recorded at {tx.safe_address} on chain {tx.chain_id}")
+    if not KINDS[tx.multisig_kind].signs_off_chain:
         raise _refuse(tx, actor, "this multisig takes no off-chain signatures: owners approve on chain "
                                  "(approveHash), from the signing page or with a signed transaction")
     try:
         owner = signature_recover(digest=bytes.fromhex(tx.safe_tx_hash[2:]), signature=signature)
     except InvalidSignature as exc:
         raise _refuse(tx, actor, f"malformed signature: {exc}") from exc
-    signer = Signer.objects.filter(user_id=actor.pk, multisig=tx.multisig).first()
-    if signer is None:
+    if tx.signer_pk is None:
         raise _refuse(tx, actor, f"you are not a signer of the {tx.multisig} multisig")
     if settings.MULTISIG_FOUR_EYES and tx.multisig == MultisigRole.ISSUANCE and tx.created_by_id == actor.pk:
         raise _refuse(tx, actor, "you proposed this transaction; another owner must sign it (four eyes)")
-    if owner != signer.address:
-        raise _refuse(tx, actor, f"the signature is by {owner}, not by your bound address {signer.address} "
+    if owner != tx.signer_address:
+        raise _refuse(tx, actor, f"the signature is by {owner}, not by your bound address {tx.signer_address} "
                                  "(wrong account, or signed for another transaction or chain)")
     if owner not in client.safe_owners(tx.safe_address):
         raise _refuse(tx, actor, f"{owner} is not an owner of the multisig on chain")
@@ -137,19 +145,21 @@ def confirmation_add(
     refusal, confirmation = None, None
     with transaction.atomic():
         locked = MultisigTransaction.objects.select_for_update().get(pk=tx.pk)
+        count = 0
         if locked.state != TxState.AWAITING_SIGNATURES:
             refusal = f"the transaction is {locked.state}, it takes no more signatures"
         else:
-            try:
-                # A second signature by the same signer is refused by the unique constraint.
-                with transaction.atomic():
-                    confirmation = Confirmation.objects.create(
-                        transaction=locked, signer=signer, owner_address=owner, signature=raw
-                    )
-            except IntegrityError:
+            # Every writer of confirmations holds this row's lock, so what this sees stays true until
+            # the insert (and the unique constraints would refuse a second signature by one signer).
+            signed = locked.confirmations.aggregate(count=Count("pk"),
+                                                    mine=Count("pk", filter=Q(signer_id=tx.signer_pk)))
+            if signed["mine"]:
                 refusal = "you have already signed this transaction"
+            else:
+                confirmation = Confirmation.objects.create(
+                    transaction=locked, signer_id=tx.signer_pk, owner_address=owner, signature=raw)
+                count = signed["count"] + 1
         if confirmation is not None:
-            count = locked.confirmations_count()
             journal_record(action="multisig.signature_accepted", actor=actor, obj=locked,
                            data={"owner": owner, "count": count, "threshold": locked.threshold})
             if count >= locked.threshold:
