@@ -314,8 +314,11 @@ class ChainClient:
         answers = []
         for view, response in zip(views, responses, strict=True):
             validate_rpc_response_and_raise_if_error(response, raise_contract_logic_error_on_revert)
+            result = response.get("result")
+            if not isinstance(result, str) or not result.startswith("0x"):
+                raise BadFunctionCallOutput(f"the node answered {result!r} to eth_call")
             try:
-                values = abi_decode(view.outputs, bytes.fromhex(str(response["result"])[2:]))
+                values = abi_decode(view.outputs, bytes.fromhex(result[2:]))
             except DecodingError as exc:
                 raise BadFunctionCallOutput(f"the answer is not the function's output ({exc})") from exc
             normalized = [_normalized(t, v) for t, v in zip(view.outputs, values, strict=True)]
@@ -384,24 +387,23 @@ class ChainClient:
         if not self.code_exists(address):
             return ""
         try:
-            version = str(self._call(self.contract("SafeL2", address).functions.VERSION().call))
+            version = str(self._read("SafeL2", address, "VERSION"))
         except (ContractLogicError, Web3RPCError, ValueError):
             version = ""
         if version:
             return "safe"
         try:
-            self._call(self.contract("USDKGMultisig", address).functions.approvedHashes(address, b"\0" * 32).call)
-            self._call(self.contract("USDKGMultisig", address).functions.getThreshold().call)
+            self._reads(("USDKGMultisig", address, "approvedHashes", (address, b"\0" * 32), "latest"),
+                        ("USDKGMultisig", address, "getThreshold", (), "latest"))
         except (ContractLogicError, Web3RPCError, ValueError):
             return ""
         return "usdkg"
 
     def token_multisigs(self, token: str) -> tuple[str, str]:
         """(owner(), compliance()) of the token: its issuance and compliance multisigs."""
-        contract = self.contract("USDKG", token)
         try:
-            owner = self._call(contract.functions.owner().call)
-            compliance = self._call(contract.functions.compliance().call)
+            owner, compliance = self._reads(("USDKG", token, "owner", (), "latest"),
+                                            ("USDKG", token, "compliance", (), "latest"))
         except (ContractLogicError, Web3RPCError, ValueError) as exc:
             raise ChainError(f"{token} does not answer owner() and compliance(): not the USDKG token") from exc
         return to_checksum_address(owner), to_checksum_address(compliance)
@@ -463,10 +465,11 @@ class ChainClient:
         """(USD per troy ounce, when the feed last updated it, round id) from an AggregatorV3Interface
         feed (Chainlink's XAU/USD or the development one). The answer is scaled by the feed's own
         `decimals()`, exactly; an `updatedAt` of zero (a round never answered) is refused."""
-        feed = self.contract("DevXauUsdAggregator", address).functions
         try:
-            decimals = int(self._call(feed.decimals().call))
-            round_id, answer, _, updated_at, _ = self._call(feed.latestRoundData().call)
+            decimals, (round_id, answer, _, updated_at, _) = self._reads(
+                ("DevXauUsdAggregator", address, "decimals", (), "latest"),
+                ("DevXauUsdAggregator", address, "latestRoundData", (), "latest"))
+            decimals = int(decimals)
         except (ContractLogicError, Web3RPCError, ValueError) as exc:
             raise ChainError(f"{address} does not answer as a price feed: {exc}") from exc
         if int(updated_at) <= 0:

@@ -8,6 +8,7 @@ import pytest
 from django.test import override_settings
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError
 
 from backoffice.chain.client import ChainClient, ChainError, ChainIdMismatch, chain_client
 from backoffice.chain.safetx import SafeTx, signatures_pack
@@ -166,3 +167,11 @@ def test_request_count_counts_requests_and_round_trips(chain):
     assert (counted.requests, counted.round_trips) == (3, 2)
     assert counted.methods == ["eth_call", "eth_call", "eth_blockNumber"]
     assert (client.requests_made, client.round_trips) == (before[0] + 3, before[1] + 2)
+
+
+def test_a_view_answers_refusals_as_web3_does(chain):
+    client = chain_client()
+    with pytest.raises(BadFunctionCallOutput):  # no code there: an empty answer
+        client.token_total_supply(Account.create().address)
+    with pytest.raises(ContractLogicError):  # the token has no nonce(): it reverts
+        client.safe_nonce(deployment_get().token)
