@@ -10,8 +10,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from backoffice.accounts.notices import (
@@ -20,8 +20,8 @@ from backoffice.accounts.notices import (
     transaction_settled_notify,
 )
 from backoffice.chain.addresses import address_require_checksummed
-from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable
-from backoffice.chain.models import Deployment
+from backoffice.chain.client import ChainClient, ChainError, ChainIdMismatch, ChainUnavailable
+from backoffice.chain.models import Deployment, Multisig
 from backoffice.chain.nonces import nonce_claim, nonce_next
 from backoffice.chain.safetx import InvalidSignature, SafeTx, signature_parse, signature_recover
 from backoffice.chain.selectors import deployment_get
@@ -29,7 +29,7 @@ from backoffice.core.tasks import task_enqueue_on_commit
 from backoffice.journal.services import TransitionRefused, journal_record, transition_apply
 
 from .actions import transaction_after_execution, transaction_guards_run
-from .kinds import executor_addresses, kind_of, multisig_of
+from .kinds import KINDS, executor_addresses, kind_of, multisig_of
 from .kinds import safe_tx_of as safe_tx_of  # the services' name for it, used across the apps
 from .models import LIVE_STATES, SENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, Signer, TxState
 
@@ -81,7 +81,7 @@ def multisig_transaction_propose(
     transactions would refuse a duplicate even so.
     """
     safe = _safe_address(multisig)
-    chain_nonce, threshold = client.safe_nonce(safe), client.safe_threshold(safe)
+    chain_nonce, threshold = client.safe_nonce_threshold(safe)  # one request to the node
     with transaction.atomic():
         # Nonces are handed out one proposer at a time: the deployment row is the per-chain lock.
         Deployment.objects.select_for_update().get(chain_id=client.chain_id)
@@ -115,21 +115,29 @@ def confirmation_add(
     owner has not signed it yet. Reaching the threshold approves the transaction and, after
     commit, hands it to the broadcaster. Every refusal stores nothing but the journal entry.
     """
-    tx = MultisigTransaction.objects.get(pk=transaction_id)
-    if not kind_of(multisig_of(tx)).signs_off_chain:
+    # One query: the transaction, its multisig's kind, and the actor's signer binding for that multisig.
+    tx = MultisigTransaction.objects.annotate(
+        multisig_kind=Subquery(Multisig.objects.filter(chain_id=OuterRef("chain_id"), address=OuterRef("safe_address"))
+                               .values("kind")[:1]),
+        signer_pk=Subquery(Signer.objects.filter(user_id=actor.pk, multisig=OuterRef("multisig")).values("pk")[:1]),
+        signer_address=Subquery(Signer.objects.filter(user_id=actor.pk, multisig=OuterRef("multisig"))
+                                .values("address")[:1]),
+    ).get(pk=transaction_id)
+    if tx.multisig_kind is None:
+        raise Multisig.DoesNotExist(f"no multisig is recorded at {tx.safe_address} on chain {tx.chain_id}")
+    if not KINDS[tx.multisig_kind].signs_off_chain:
         raise _refuse(tx, actor, "this multisig takes no off-chain signatures: owners approve on chain "
                                  "(approveHash), from the signing page or with a signed transaction")
     try:
         owner = signature_recover(digest=bytes.fromhex(tx.safe_tx_hash[2:]), signature=signature)
     except InvalidSignature as exc:
         raise _refuse(tx, actor, f"malformed signature: {exc}") from exc
-    signer = Signer.objects.filter(user_id=actor.pk, multisig=tx.multisig).first()
-    if signer is None:
+    if tx.signer_pk is None:
         raise _refuse(tx, actor, f"you are not a signer of the {tx.multisig} multisig")
     if settings.MULTISIG_FOUR_EYES and tx.multisig == MultisigRole.ISSUANCE and tx.created_by_id == actor.pk:
         raise _refuse(tx, actor, "you proposed this transaction; another owner must sign it (four eyes)")
-    if owner != signer.address:
-        raise _refuse(tx, actor, f"the signature is by {owner}, not by your bound address {signer.address} "
+    if owner != tx.signer_address:
+        raise _refuse(tx, actor, f"the signature is by {owner}, not by your bound address {tx.signer_address} "
                                  "(wrong account, or signed for another transaction or chain)")
     if owner not in client.safe_owners(tx.safe_address):
         raise _refuse(tx, actor, f"{owner} is not an owner of the multisig on chain")
@@ -137,23 +145,24 @@ def confirmation_add(
     refusal, confirmation = None, None
     with transaction.atomic():
         locked = MultisigTransaction.objects.select_for_update().get(pk=tx.pk)
+        count = 0
         if locked.state != TxState.AWAITING_SIGNATURES:
             refusal = f"the transaction is {locked.state}, it takes no more signatures"
-        elif locked.confirmations.filter(signer=signer).exists():
-            refusal = "you have already signed this transaction"
         else:
-            try:
-                with transaction.atomic():
-                    confirmation = Confirmation.objects.create(
-                        transaction=locked, signer=signer, owner_address=owner, signature=raw
-                    )
-            except IntegrityError:
+            # Every writer of confirmations holds this row's lock, so what this sees stays true until
+            # the insert (and the unique constraints would refuse a second signature by one signer).
+            signed = locked.confirmations.aggregate(count=Count("pk"),
+                                                    mine=Count("pk", filter=Q(signer_id=tx.signer_pk)))
+            if signed["mine"]:
                 refusal = "you have already signed this transaction"
+            else:
+                confirmation = Confirmation.objects.create(
+                    transaction=locked, signer_id=tx.signer_pk, owner_address=owner, signature=raw)
+                count = signed["count"] + 1
         if confirmation is not None:
             journal_record(action="multisig.signature_accepted", actor=actor, obj=locked,
-                           data={"owner": owner, "count": locked.confirmations_count(),
-                                 "threshold": locked.threshold})
-            if locked.has_threshold():
+                           data={"owner": owner, "count": count, "threshold": locked.threshold})
+            if count >= locked.threshold:
                 approved = transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve",
                                             actor=actor, check_permission=False,
                                             reason="threshold of valid signatures reached")
@@ -208,8 +217,8 @@ def _raw_resend(client: ChainClient, tx: MultisigTransaction) -> bool:
     stored fee cap) is not an error to retry: the follower's replacement at higher fees is the cure."""
     try:
         client.raw_send(bytes(tx.relayer_raw_tx or b""))
-    except ChainUnavailable:
-        raise
+    except (ChainUnavailable, ChainIdMismatch):
+        raise  # the node, not the transaction: retried, or refused until the configuration is mended
     except ChainError as exc:
         logger.warning("multisig-tx=%s relayer-tx=%s refused=%s", tx.pk, tx.relayer_tx_hash, exc)
         return False
@@ -260,8 +269,8 @@ def _broadcast_prepare(*, client: ChainClient, tx: MultisigTransaction) -> Multi
     try:
         signed = client.transaction_sign(account=relayer, tx={"to": tx.safe_address, "data": call.data},
                                          nonce=nonce_next(client, relayer.address))
-    except ChainUnavailable:
-        raise
+    except (ChainUnavailable, ChainIdMismatch):
+        raise  # the node, not the transaction: nothing is abandoned for it
     except ChainError as exc:
         return _abandon(tx, f"simulation failed: {exc}")
     # The claim: only one broadcaster moves the row from `approved` (the row lock and the FSM check
@@ -308,7 +317,8 @@ def multisig_transaction_follow(*, client: ChainClient, transaction_id: int, con
         _raw_resend(client, tx)  # the same bytes: harmless if known
         return tx
     block = int(receipt["blockNumber"])
-    if client.block_number() - block + 1 < confirmations:
+    # A receipt is in a block the node has: one confirmation needs no look at the head.
+    if confirmations > 1 and client.block_number() - block + 1 < confirmations:
         return tx
     facts: dict[str, Any] = {"block_number": block, "block_hash": "0x" + bytes(receipt["blockHash"]).hex(),
                              "gas_used": int(receipt["gasUsed"])}
