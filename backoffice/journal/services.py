@@ -106,7 +106,10 @@ def journal_record(
     """
     origin = origin or current_origin.get() or Origin()
     user = actor if actor is not None and actor.is_authenticated else None
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction: an entry that cannot be written must undo the
+    # caller's change with it, never be caught and skipped, and the savepoint cost two round trips
+    # on every state change.
+    with transaction.atomic(savepoint=False):
         head, _ = JournalHead.objects.select_for_update().get_or_create(
             id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
         )
