@@ -14,7 +14,10 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .environment import BenchEnv
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Row:
     note: str = ""
     floor_name: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    counted: bool = False  # a count against a fixed limit (count_row): the target reads as the limit itself
 
     @property
     def ratio(self) -> float:
@@ -45,6 +49,8 @@ class Row:
 
     @property
     def target_text(self) -> str:
+        if self.counted:
+            return f"<= {self.target * self.floor:g}"
         if self.higher_is_better:
             return f">= {self.target:.0%}" if self.target < 1 else f">= {self.target:g}x"
         return f"<= {self.target:g}x"
@@ -70,16 +76,20 @@ def count_row(name: str, *, product: float, limit: float, floor: float = 1, floo
     """A row counting something (node requests, say) against a fixed limit: ratio = product/floor,
     so a floor of 1 makes the target the limit itself."""
     return Row(name=name, product=product, floor=floor, unit=unit, target=limit / floor, floor_name=floor_name,
-               note=note, extra=extra)
+               note=note, extra=extra, counted=True)
 
 
 def interleaved(product: Callable[[], Any], floor: Callable[[], Any], *, rounds: int = 7,
-                number: int = 100) -> tuple[float, float]:
+                number: int = 100, reset: Callable[[], Any] | None = None) -> tuple[float, float]:
     """(median seconds per call of `product`, of `floor`): `rounds` rounds of `number` calls each,
     alternating which one goes first, after one warm-up call of each. Interleaving makes both see the
-    same machine load; the median drops the rounds a neighbour disturbed."""
-    product()
-    floor()
+    same machine load; the median drops the rounds a neighbour disturbed. `reset`, when given, runs
+    untimed before every batch (and before each warm-up call): what a batch needs to find, e.g. an
+    empty table again after an import."""
+    for fn in (product, floor):
+        if reset is not None:
+            reset()
+        fn()
     product_times: list[float] = []
     floor_times: list[float] = []
     for r in range(rounds):
@@ -87,6 +97,8 @@ def interleaved(product: Callable[[], Any], floor: Callable[[], Any], *, rounds:
         if r % 2:
             order.reverse()
         for fn, times in order:
+            if reset is not None:
+                reset()
             start = time.perf_counter()
             for _ in range(number):
                 fn()
@@ -136,3 +148,30 @@ def table_write_json(rows: list[Row], path: Path, *, context: dict[str, Any]) ->
                  for row in rows],
     }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+# --- rows by group -------------------------------------------------------------------------------
+# The kernel may not import the apps: an app adds rows of its own from a `bench` module of its own
+# (found like admin modules are), registering a function that returns rows, under a group name.
+
+RowsFunction = Callable[["BenchEnv"], list[Row]]
+_GROUPS: dict[str, list[RowsFunction]] = {}
+
+
+def bench_rows(group: str) -> Callable[[RowsFunction], RowsFunction]:
+    """Decorator: `fn(env) -> list[Row]` runs with the rows of `group` (local, served, follow)."""
+
+    def register(fn: RowsFunction) -> RowsFunction:
+        if fn not in _GROUPS.setdefault(group, []):
+            _GROUPS[group].append(fn)
+        return fn
+
+    return register
+
+
+def bench_groups() -> dict[str, list[RowsFunction]]:
+    """Every registered rows function by group, after importing each installed app's `bench` module."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("bench")
+    return {group: list(fns) for group, fns in _GROUPS.items()}
