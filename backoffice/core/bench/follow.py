@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     from backoffice.multisig.models import MultisigTransaction
 
+    from .environment import BenchEnv
+
 ROOT = Path(__file__).resolve().parents[3]
 PROPOSALS = 20
 POLL_SECONDS = 0.010
@@ -64,11 +66,10 @@ class FloorTiming:
     send_to_receipt: float
 
 
-def rows(env: Any, *, proposals: int | None = None) -> list[Row]:
+def rows(env: BenchEnv, *, proposals: int | None = None) -> list[Row]:
     """The row: p50 of the product against p50 of the floor (target: within 2x), p95s in the note."""
-    proposals = proposals or (3 if getattr(env, "quick", False) else PROPOSALS)
-    progress = getattr(env, "progress", None) or (lambda _: None)
-    progress(f"follow: {proposals} proposals through a Celery worker, each followed by the floor's execution")
+    proposals = proposals or (3 if env.quick else PROPOSALS)
+    env.progress(f"follow: {proposals} proposals through a Celery worker, each followed by the floor's execution")
     product, floor = follow_measure(env, proposals=proposals)
     totals = [t.total for t in product]
     floors = [f.total for f in floor]
@@ -93,7 +94,7 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
-def follow_measure(env: Any, *, proposals: int) -> tuple[list[Timing], list[FloorTiming]]:
+def follow_measure(env: BenchEnv, *, proposals: int) -> tuple[list[Timing], list[FloorTiming]]:
     """`proposals` product runs and as many floor runs, alternating, after one unmeasured run of each."""
     from backoffice.chain.client import chain_client
 
@@ -199,7 +200,7 @@ def _product_once() -> Timing:
 
 
 @contextmanager
-def _worker_running(env: Any) -> Iterator[subprocess.Popen[bytes]]:
+def _worker_running(env: BenchEnv) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker subprocess on the bench's broker, consuming a queue of this run's own (a worker
     of `make run` on the same broker can never take its tasks); this process sends to that queue meanwhile."""
     from backoffice.celery import app

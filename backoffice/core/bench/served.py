@@ -34,17 +34,23 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import Row, rate_row
+
+if TYPE_CHECKING:
+    # Not at run time: the load process imports this module without Django's settings.
+    from .environment import BenchEnv
 
 ROOT = Path(__file__).resolve().parents[3]
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 FLOOR_PATH = "/healthz"
 RESERVE_API_PATH = "/api/reserve/"
 RESERVE_PAGE_PATH = "/reserve/"
-PROPOSALS_PATH = "/api/proposals/?page_size=100"
-PROPOSALS = 100
+PROPOSALS_PAGE_SIZE = 100
+PROPOSALS_PATH = f"/api/proposals/?page_size={PROPOSALS_PAGE_SIZE}"
+PROPOSALS = 100  # a quick run makes QUICK_PROPOSALS: each is carried out on chain, about a second each
+QUICK_PROPOSALS = 10
 ROUNDS = 5
 ROUND_SECONDS = 3.0
 WARM_UP_SECONDS = 1.0
@@ -57,14 +63,13 @@ CONCURRENCY = 12
 TARGETS = {RESERVE_API_PATH: 0.30, RESERVE_PAGE_PATH: 0.10, PROPOSALS_PATH: 0.05}
 
 
-def rows(env: Any, *, rounds: int | None = None, seconds: float | None = None,
+def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = None,
          concurrency: int = CONCURRENCY) -> list[Row]:
     """The three rows, each against the same trivial view's median req/s (a quick run: one short round)."""
-    quick = bool(getattr(env, "quick", False))
-    rounds = rounds or (1 if quick else ROUNDS)
-    seconds = seconds or (1.0 if quick else ROUND_SECONDS)
-    progress = getattr(env, "progress", None) or (lambda _: None)
-    secret = served_seed(progress=progress)
+    rounds = rounds or (1 if env.quick else ROUNDS)
+    seconds = seconds or (1.0 if env.quick else ROUND_SECONDS)
+    progress = env.progress
+    secret, listed = served_seed(proposals=QUICK_PROPOSALS if env.quick else PROPOSALS, progress=progress)
     paths = [FLOOR_PATH, RESERVE_API_PATH, RESERVE_PAGE_PATH, PROPOSALS_PATH]
     rates: dict[str, list[float]] = {path: [] for path in paths}
     reconnects: Counter[str] = Counter()
@@ -85,7 +90,7 @@ def rows(env: Any, *, rounds: int | None = None, seconds: float | None = None,
     note = (f"gunicorn.conf.py as is ({workers} workers x {threads} threads), production settings; "
             f"{concurrency} keep-alive connections from another process; median of {rounds} x {seconds:g} s")
     names = {RESERVE_API_PATH: "GET /api/reserve/", RESERVE_PAGE_PATH: "GET /reserve/",
-             PROPOSALS_PATH: f"GET /api/proposals/ ({PROPOSALS} rows)"}
+             PROPOSALS_PATH: f"GET /api/proposals/ ({listed} rows)"}
     return [
         rate_row(names[path], product_rps=statistics.median(rates[path]), floor_rps=floor, min_share=TARGETS[path],
                  floor_name=f"GET {FLOOR_PATH} (trivial view, same server)", note=note,
@@ -104,29 +109,39 @@ def _headers(port: int) -> dict[str, str]:
 
 # --- what the pages show --------------------------------------------------------------------
 
-def served_seed(*, progress: Callable[[str], None] = lambda _: None) -> str:
-    """What the measured pages show, made through the product's services: PROPOSALS executed issue
-    proposals (each with its multisig transaction and owner signatures), a full reserve history, the
-    public figures refreshed; returns the secret of a new API token of the demo manager (who reads them)."""
+def served_seed(*, proposals: int = PROPOSALS, progress: Callable[[str], None] = lambda _: None) -> tuple[str, int]:
+    """What the measured pages show, made through the product's services: `proposals` executed issue
+    proposals (each with its multisig transaction and owner signatures), a full reserve history, the public
+    figures published the way the worker publishes them (when the product has that step). Returns the
+    secret of a new API token of the demo manager (who reads the proposals) and the rows the page holds."""
     from backoffice.accounts.tokens import api_token_create
+    from backoffice.chain.client import chain_client
     from issuance.models import OwnerProposal, ReserveSnapshot
     from issuance.public.selectors import HISTORY_POINTS
+    from issuance.services import reserve_snapshot_take
 
-    missing = PROPOSALS - OwnerProposal.objects.count()
+    missing = proposals - OwnerProposal.objects.count()
     if missing > 0:
         progress(f"served: {missing} issue proposals carried out through the services (about a second each)")
         with _messages_discarded():
             for _ in range(missing):
                 _proposal_executed()
-    if (snapshots := HISTORY_POINTS - ReserveSnapshot.objects.count()) > 0:
-        from backoffice.chain.client import chain_client
-        from issuance.services import reserve_snapshot_take
-
-        client = chain_client()
-        for _ in range(snapshots):
-            reserve_snapshot_take(client=client)
+    client = chain_client()
+    for _ in range(HISTORY_POINTS - ReserveSnapshot.objects.count()):
+        reserve_snapshot_take(client=client)
+    _reserve_publish(client)
     _, secret = api_token_create(user=_manager(), name=f"bench {uuid.uuid4().hex[:8]}", expires_in_days=1)
-    return secret
+    return secret, min(OwnerProposal.objects.count(), PROPOSALS_PAGE_SIZE)
+
+
+def _reserve_publish(client: Any) -> None:
+    """The public figures as the worker publishes them to the cache the web processes read, where the
+    product has that step (issue 13); before it, the first request fills the cache itself."""
+    try:
+        from issuance.public.services import reserve_publish  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return
+    reserve_publish(client=client)
 
 
 def _manager() -> Any:
@@ -188,18 +203,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def production_env(env: Any, *, port: int) -> dict[str, str]:
+def production_env(env: BenchEnv, *, port: int) -> dict[str, str]:
     """The bench's environment under the production settings, bound to loopback: a fresh secret key, the
     local chain declared (its public relayer key is allowed there only), nothing else changed."""
     base = dict(env.env)
-    cache_url = base.get("CACHE_URL", "")
-    if not cache_url.startswith(("redis://", "rediss://")):
-        # Production shares its cache in Redis (the file cache is the demo's). The bench's broker is a
-        # Redis of its own; Django's keys (":1:...") never meet kombu's there.
-        cache_url = base["CELERY_BROKER_URL"]
+    if not base.get("CACHE_URL", "").startswith(("redis://", "rediss://")):
+        # Production refuses any other cache, and the figures this process publishes must reach gunicorn.
+        raise RuntimeError("bench: the served rows need CACHE_URL to name a Redis database, the same for the "
+                           "bench and gunicorn (`make bench` sets BENCH_CACHE_URL)")
     return {
         **base,
-        "CACHE_URL": cache_url,
         "DJANGO_SETTINGS_MODULE": "backoffice.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_DEBUG": "false",
@@ -218,7 +231,7 @@ def _gunicorn_settings() -> tuple[int, int]:
 
 
 @contextmanager
-def gunicorn_running(env: Any) -> Iterator[tuple[int, int, int]]:
+def gunicorn_running(env: BenchEnv) -> Iterator[tuple[int, int, int]]:
     """gunicorn with gunicorn.conf.py under the production settings on a free loopback port, until the
     block ends; yields (port, workers, threads). Ready when the trivial view answers 200."""
     port = _free_port()
@@ -307,7 +320,7 @@ class LoadProcess:
 
 
 @contextmanager
-def load_process(env: Any) -> Iterator[LoadProcess]:
+def load_process(env: BenchEnv) -> Iterator[LoadProcess]:
     """The load generator in a process of its own (its own interpreter, so its work never shares this
     process's GIL), kept for every round."""
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code

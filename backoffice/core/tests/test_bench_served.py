@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -13,24 +12,24 @@ from django.db import connection
 
 from backoffice.chain.devkeys import RELAYER_INDEX, dev_account
 from backoffice.core.bench import served
+from backoffice.core.bench.environment import BenchEnv
 
 
-def _bench_env(tmp_path: Path) -> SimpleNamespace:
+def _bench_env(tmp_path: Path) -> BenchEnv:
     """What a BenchEnv hands the served rows, pointing at the tests' database and Redis (the trivial view
     reads neither the database nor the node)."""
     key_file = tmp_path / "relayer.key"
     key_file.write_text(dev_account(RELAYER_INDEX).key.hex())
     key_file.chmod(0o600)
     db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CHAIN_RPC_URL": "http://127.0.0.1:9",  # discard: nothing measured here reads the chain
-        "CHAIN_ID": "31337",
-        "RELAYER_PRIVATE_KEY_FILE": str(key_file),
-    }
-    return SimpleNamespace(env=env, var_dir=tmp_path)
+    database_url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    rpc_url = "http://127.0.0.1:9"  # discard: nothing measured here reads the chain
+    env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "CACHE_URL": os.environ.get("CACHE_URL") or settings.CACHES["default"]["LOCATION"],
+           "CHAIN_RPC_URL": rpc_url, "CHAIN_ID": "31337", "RELAYER_PRIVATE_KEY_FILE": str(key_file)}
+    return BenchEnv(var_dir=tmp_path, rpc_url=rpc_url, chain_id=31337, database_url=database_url,
+                    broker_url=settings.CELERY_BROKER_URL, queue="unused", relayer_key_file=key_file,
+                    media_root=tmp_path, env=env)
 
 
 @pytest.mark.django_db
