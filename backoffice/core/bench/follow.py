@@ -96,10 +96,7 @@ def _p95(values: list[float]) -> float:
 
 def follow_measure(env: BenchEnv, *, proposals: int) -> tuple[list[Timing], list[FloorTiming]]:
     """`proposals` product runs and as many floor runs, alternating, after one unmeasured run of each."""
-    from backoffice.chain.client import chain_client
-
-    client = chain_client()
-    executor = BareExecutor(rpc_url=client.rpc_url, chain_id=client.chain_id)
+    executor = BareExecutor(rpc_url=env.rpc_url, chain_id=env.chain_id)
     product: list[Timing] = []
     floor: list[FloorTiming] = []
     with _worker_running(env) as _:

@@ -73,6 +73,7 @@ def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = No
     paths = [FLOOR_PATH, RESERVE_API_PATH, RESERVE_PAGE_PATH, PROPOSALS_PATH]
     rates: dict[str, list[float]] = {path: [] for path in paths}
     reconnects: Counter[str] = Counter()
+    client_cpu: dict[str, list[float]] = {path: [] for path in paths}
     with gunicorn_running(env) as (port, workers, threads), load_process(env) as load:
         headers = {path: _headers(port) for path in paths}
         headers[PROPOSALS_PATH]["Authorization"] = f"Token {secret}"
@@ -86,9 +87,12 @@ def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = No
                                   concurrency=concurrency)
                 rates[path].append(result.rate)
                 reconnects[path] += result.reconnects
+                client_cpu[path].append(result.client_cpu)
     floor = statistics.median(rates[FLOOR_PATH])
+    floor_client_cpu = statistics.median(client_cpu[FLOOR_PATH])
     note = (f"gunicorn.conf.py as is ({workers} workers x {threads} threads), production settings; "
-            f"{concurrency} keep-alive connections from another process; median of {rounds} x {seconds:g} s")
+            f"{concurrency} keep-alive connections from another process (it used {floor_client_cpu:.0%} of a "
+            f"CPU on the floor); median of {rounds} x {seconds:g} s")
     names = {RESERVE_API_PATH: "GET /api/reserve/", RESERVE_PAGE_PATH: "GET /reserve/",
              PROPOSALS_PATH: f"GET /api/proposals/ ({listed} rows)"}
     return [
@@ -97,7 +101,8 @@ def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = No
                  rounds_rps=[round(r, 1) for r in rates[path]],
                  floor_rounds_rps=[round(r, 1) for r in rates[FLOOR_PATH]],
                  reconnects=reconnects[path], floor_reconnects=reconnects[FLOOR_PATH], workers=workers,
-                 threads=threads, concurrency=concurrency)
+                 threads=threads, concurrency=concurrency, client_cpu=round(statistics.median(client_cpu[path]), 3),
+                 floor_client_cpu=round(floor_client_cpu, 3))
         for path in (RESERVE_API_PATH, RESERVE_PAGE_PATH, PROPOSALS_PATH)
     ]
 
@@ -241,7 +246,9 @@ def gunicorn_running(env: BenchEnv) -> Iterator[tuple[int, int, int]]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn, fixed arguments
-            [str(Path(sys.executable).with_name("gunicorn")), "-c", str(GUNICORN_CONF)],
+            # Without the control socket: it lives at one path per user, which another gunicorn on this
+            # machine may hold; nothing measured goes through it.
+            [str(Path(sys.executable).with_name("gunicorn")), "-c", str(GUNICORN_CONF), "--no-control-socket"],
             cwd=ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
@@ -291,6 +298,7 @@ class LoadResult:
     rate: float  # 200 answers a second
     answers: int
     reconnects: int  # connections the server closed (worker recycling) or reset, opened again
+    client_cpu: float  # CPU seconds the load process spent per second of the round (1.0: a whole CPU)
 
 
 class LoadProcess:
@@ -316,7 +324,7 @@ class LoadProcess:
             raise RuntimeError(f"bench: GET {path} answered {statuses} (only 200s are measured); first other "
                                f"answer:\n{answer['first_other']}")
         return LoadResult(rate=statuses["200"] / answer["elapsed"], answers=statuses["200"],
-                          reconnects=answer["reconnects"])
+                          reconnects=answer["reconnects"], client_cpu=answer["cpu"] / answer["elapsed"])
 
 
 @contextmanager
@@ -355,13 +363,13 @@ async def _load_round(*, port: int, path: str, headers: dict[str, str], seconds:
                + "\r\n").encode("latin-1")
     statuses: Counter[int] = Counter()
     state: dict[str, Any] = {"reconnects": 0, "first_other": ""}
-    start = time.perf_counter()
+    cpu_start, start = time.process_time(), time.perf_counter()
     deadline = start + seconds
     await asyncio.gather(*(_connection_loop(port, request, deadline, statuses, state) for _ in range(concurrency)))
     # No request starts after the deadline and every one started is answered: the answers over the time they
     # took (the last ones end a little after the deadline; for a path slower than the round, a lot after).
-    elapsed = time.perf_counter() - start
-    return {"statuses": {str(k): v for k, v in statuses.items()}, "elapsed": elapsed,
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    return {"statuses": {str(k): v for k, v in statuses.items()}, "elapsed": elapsed, "cpu": cpu,
             "reconnects": state["reconnects"], "first_other": state["first_other"]}
 
 
