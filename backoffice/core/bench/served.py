@@ -12,8 +12,8 @@ so the product and its floor see the same machine. Every answer must be a 200: a
 errors is worthless, so anything else stops the bench with the answer's head.
 
 The floor is a trivial view of the product (FLOOR_PATH) through the same middleware, settings and server.
-The machine's two CPUs are shared with the load process: the floor's rate is the one most capped by the
-client, which makes every ratio look somewhat better than on a dedicated client; both sides pay it.
+The load process shares the machine's CPUs with the server; what it used (a tenth of a CPU or so at the
+floor's rate: an asyncio loop of raw sockets) is in the note, since it caps the floor first.
 """
 
 from __future__ import annotations
@@ -90,9 +90,9 @@ def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = No
                 client_cpu[path].append(result.client_cpu)
     floor = statistics.median(rates[FLOOR_PATH])
     floor_client_cpu = statistics.median(client_cpu[FLOOR_PATH])
-    note = (f"gunicorn.conf.py as is ({workers} workers x {threads} threads), production settings; "
-            f"{concurrency} keep-alive connections from another process (it used {floor_client_cpu:.0%} of a "
-            f"CPU on the floor); median of {rounds} x {seconds:g} s")
+    note = (f"gunicorn.conf.py ({workers} workers x {threads} threads), production settings; {concurrency} "
+            f"connections from another process ({floor_client_cpu:.0%} CPU at the floor); median of {rounds} x "
+            f"{seconds:g} s")
     names = {RESERVE_API_PATH: "GET /api/reserve/", RESERVE_PAGE_PATH: "GET /reserve/",
              PROPOSALS_PATH: f"GET /api/proposals/ ({listed} rows)"}
     return [
