@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -29,29 +30,31 @@ class TransitionRefused(Exception):
     """A transition that the state, the role or a condition does not allow; nothing was changed."""
 
 
+# The exact fields the hash covers (`created_at` as ISO 8601 text), in the order journal_values_hash takes them.
+HASHED_FIELDS = ("seq", "created_at", "actor_id", "actor_username", "action", "object_type", "object_id",
+                 "state_before", "state_after", "reason", "origin_ip", "origin_agent", "data", "prev_hash")
+
+
 def journal_entry_content(entry: JournalEntry) -> dict[str, Any]:
     """The exact fields the hash covers, in canonical form."""
-    return {
-        "seq": entry.seq,
-        "created_at": entry.created_at.isoformat(),
-        "actor_id": entry.actor_id,
-        "actor_username": entry.actor_username,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "state_before": entry.state_before,
-        "state_after": entry.state_after,
-        "reason": entry.reason,
-        "origin_ip": entry.origin_ip,
-        "origin_agent": entry.origin_agent,
-        "data": entry.data,
-        "prev_hash": entry.prev_hash,
-    }
+    return journal_values_content([getattr(entry, name) for name in HASHED_FIELDS])
+
+
+def journal_values_content(values: Sequence[Any]) -> dict[str, Any]:
+    """The content the hash covers from an entry's HASHED_FIELDS values as the database returns them
+    (what journal_verify reads, without building a model object per entry)."""
+    content = dict(zip(HASHED_FIELDS, values, strict=True))
+    content["created_at"] = content["created_at"].isoformat()
+    return content
+
+
+def journal_content_hash(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def journal_entry_hash(entry: JournalEntry) -> str:
-    canonical = json.dumps(journal_entry_content(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return journal_content_hash(journal_entry_content(entry))
 
 
 REFERENCE_MAX = 100  # JournalReference.value: addresses (42), hashes (66), ids; prose is not a reference

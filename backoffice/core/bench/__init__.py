@@ -80,13 +80,15 @@ def count_row(name: str, *, product: float, limit: float, floor: float = 1, floo
 
 
 def interleaved(product: Callable[[], Any], floor: Callable[[], Any], *, rounds: int = 7,
-                number: int = 100, reset: Callable[[], Any] | None = None) -> tuple[float, float]:
+                number: int = 100, reset: Callable[[], Any] | None = None,
+                warmup: bool = True) -> tuple[float, float]:
     """(median seconds per call of `product`, of `floor`): `rounds` rounds of `number` calls each,
-    alternating which one goes first, after one warm-up call of each. Interleaving makes both see the
+    alternating which one goes first, after one warm-up call of each (unless not `warmup`: for paths of
+    seconds, whose median of rounds already drops a cold first one). Interleaving makes both see the
     same machine load; the median drops the rounds a neighbour disturbed. `reset`, when given, runs
     untimed before every batch (and before each warm-up call): what a batch needs to find, e.g. an
     empty table again after an import."""
-    for fn in (product, floor):
+    for fn in (product, floor) if warmup else ():
         if reset is not None:
             reset()
         fn()
@@ -131,8 +133,9 @@ def _number(value: float) -> str:
 def table_print(rows: list[Row], out: TextIO) -> None:
     out.write(f"{'path':<44}{'product':>12}{'floor':>12} {'unit':<9}{'ratio':>8}  {'target':<8} holds  note\n")
     for row in rows:
+        floor = "-" if row.counted and row.floor == 1 else _number(row.floor)  # a bare limit has no floor
         out.write(
-            f"{row.name:<44}{_number(row.product):>12}{_number(row.floor):>12} {row.unit:<9}"
+            f"{row.name:<44}{_number(row.product):>12}{floor:>12} {row.unit:<9}"
             f"{_number(row.ratio):>8}  {row.target_text:<8} {'yes' if row.holds else 'NO':<5}  {row.note}\n"
         )
     held = sum(row.holds for row in rows)

@@ -357,3 +357,18 @@ def queue_drop(queue: str) -> None:
             conn.default_channel.queue_delete(queue)
     except Exception as exc:  # noqa: BLE001 - a leftover queue is untidy, not a failed bench
         logger.warning("bench queue=%s not-dropped=%r", queue, exc)
+
+
+@contextmanager
+def queue_private(env: BenchEnv) -> Iterator[None]:
+    """What this process schedules meanwhile (the broadcast a threshold hands to the worker, an import's
+    job) goes to a queue of its own, dropped afterwards: no worker of the served or follow rows inherits it."""
+    from backoffice.celery import app
+
+    before, queue = app.conf.task_default_queue, f"{env.queue}-local"
+    app.conf.task_default_queue = queue
+    try:
+        yield
+    finally:
+        app.conf.task_default_queue = before
+        queue_drop(queue)

@@ -62,9 +62,12 @@ class Command(BaseCommand):
                             help="small sizes and few rounds: proves the instrument works, measures little")
         parser.add_argument("--var-dir", type=Path, default=None,
                             help="where anvil's log, the relayer key and bench.json go (default: VAR_DIR/bench)")
+        parser.add_argument("--match", default="",
+                            help="run only the row functions whose name contains this text (e.g. journal)")
         parser.add_argument("--strict", action="store_true", help="exit with an error when a target does not hold")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self._begun = time.monotonic()
         wanted = [g.strip() for g in options["only"].split(",") if g.strip()]
         unknown = sorted(set(wanted) - set(GROUPS))
         if unknown:
@@ -79,7 +82,7 @@ class Command(BaseCommand):
         try:
             with bench_environment(var_dir=var_dir, quick=options["quick"], progress=self._say) as env:
                 for group in wanted:
-                    functions = groups.get(group, [])
+                    functions = [fn for fn in groups.get(group, []) if options["match"] in fn.__name__]
                     if not functions:
                         self._say(f"{group}: no rows (its module is not there yet)")
                     for fn in functions:
@@ -120,6 +123,8 @@ class Command(BaseCommand):
     def _load(load: tuple[float, float, float]) -> str:
         return " ".join(f"{x:.2f}" for x in load)
 
+    _begun = time.monotonic()
+
     def _say(self, message: str) -> None:
-        self.stderr.write(f"  {message}")
+        self.stderr.write(f"  {time.monotonic() - self._begun:6.1f} s  {message}")
         sys.stderr.flush()
