@@ -103,8 +103,7 @@ def _stored_fill(state: _Import, count: int) -> None:
 
 @bench_rows("local")
 def bar_list_rows(env: BenchEnv) -> list[Row]:
-    size = 2_000 if env.quick else 100_000
-    stored = 20_000 if env.quick else 1_000_000
+    size, stored = env.size(100_000, 2_000), env.size(1_000_000, 20_000)
     bars = _bars(size)
     content = (HEADER + "".join(f"{s},{r},{y},{g},{f},\n" for s, r, y, g, f in bars)).encode()
     copy_rows = [(s, r, y, g, f, fine_weight_compute(g, f)) for s, r, y, g, f in bars]

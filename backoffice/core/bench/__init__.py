@@ -81,13 +81,15 @@ def count_row(name: str, *, product: float, limit: float, floor: float = 1, floo
 
 def interleaved(product: Callable[[], Any], floor: Callable[[], Any], *, rounds: int = 7,
                 number: int = 100, reset: Callable[[], Any] | None = None,
-                warmup: bool = True) -> tuple[float, float]:
+                warmup: bool = True, clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
     """(median seconds per call of `product`, of `floor`): `rounds` rounds of `number` calls each,
     alternating which one goes first, after one warm-up call of each (unless not `warmup`: for paths of
     seconds, whose median of rounds already drops a cold first one). Interleaving makes both see the
     same machine load; the median drops the rounds a neighbour disturbed. `reset`, when given, runs
     untimed before every batch (and before each warm-up call): what a batch needs to find, e.g. an
-    empty table again after an import."""
+    empty table again after an import. `clock`: wall time by default (a path that waits on the database
+    or the node must count the wait); `time.thread_time` for a path that only computes, so the CPU the
+    neighbours take while it runs is not counted as its own."""
     for fn in (product, floor) if warmup else ():
         if reset is not None:
             reset()
@@ -101,10 +103,10 @@ def interleaved(product: Callable[[], Any], floor: Callable[[], Any], *, rounds:
         for fn, times in order:
             if reset is not None:
                 reset()
-            start = time.perf_counter()
+            start = clock()
             for _ in range(number):
                 fn()
-            times.append((time.perf_counter() - start) / number)
+            times.append((clock() - start) / number)
     return statistics.median(product_times), statistics.median(floor_times)
 
 

@@ -68,6 +68,10 @@ class BenchEnv:
     password: str = BENCH_PASSWORD
     progress: Callable[[str], None] = field(default=lambda _: None, compare=False, repr=False)
 
+    def size(self, full: int, quick: int) -> int:
+        """`quick` under --quick (proves the instrument works), else `full` (measures)."""
+        return quick if self.quick else full
+
 
 # --- what must be there ----------------------------------------------------------------------
 
@@ -89,11 +93,11 @@ def services_check() -> None:
     """PostgreSQL and Redis answer, and the database is one the bench may drop; BenchUnavailable says
     what is missing and how to provide it."""
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if db.get("ENGINE") != "django.db.backends.postgresql":
         raise BenchUnavailable("the bench needs PostgreSQL: set DATABASE_URL to a database whose name contains "
                                "'bench' (`make bench` uses BENCH_DATABASE_URL, default "
                                "postgres://postgres@127.0.0.1:5432/usdkg_bench)")
-    if "bench" not in str(db["NAME"]):
+    if "bench" not in str(db.get("NAME")):
         raise BenchUnavailable(f"the bench drops and re-creates its database; {db['NAME']!r} does not look like a "
                                "bench database (its name must contain 'bench'): set DATABASE_URL")
     try:
