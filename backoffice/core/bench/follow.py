@@ -68,7 +68,7 @@ class FloorTiming:
 
 def rows(env: BenchEnv, *, proposals: int | None = None) -> list[Row]:
     """The row: p50 of the product against p50 of the floor (target: within 2x), p95s in the note."""
-    proposals = proposals or (3 if env.quick else PROPOSALS)
+    proposals = proposals or env.size(PROPOSALS, 3)
     env.progress(f"follow: {proposals} proposals through a Celery worker, each followed by the floor's execution")
     product, floor = follow_measure(env, proposals=proposals)
     totals = [t.total for t in product]

@@ -66,10 +66,10 @@ TARGETS = {RESERVE_API_PATH: 0.30, RESERVE_PAGE_PATH: 0.10, PROPOSALS_PATH: 0.05
 def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = None,
          concurrency: int = CONCURRENCY) -> list[Row]:
     """The three rows, each against the same trivial view's median req/s (a quick run: one short round)."""
-    rounds = rounds or (1 if env.quick else ROUNDS)
+    rounds = rounds or env.size(ROUNDS, 1)
     seconds = seconds or (1.0 if env.quick else ROUND_SECONDS)
     progress = env.progress
-    secret, listed = served_seed(proposals=QUICK_PROPOSALS if env.quick else PROPOSALS, progress=progress)
+    secret, listed = served_seed(proposals=env.size(PROPOSALS, QUICK_PROPOSALS), progress=progress)
     paths = [FLOOR_PATH, RESERVE_API_PATH, RESERVE_PAGE_PATH, PROPOSALS_PATH]
     rates: dict[str, list[float]] = {path: [] for path in paths}
     reconnects: Counter[str] = Counter()
