@@ -6,20 +6,24 @@
   the apps; a section that does not apply to a transaction returns None.
 - The three hashes a hardware-wallet user compares on the device: the EIP-712 domain separator, the
   SafeTx struct (message) hash, and the safeTxHash they make together.
+- The page's version: a fingerprint of what the open page keeps current, which its long-poll
+  (views.transaction_wait) compares to learn of a change as soon as it is committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Max, Q, Subquery
 from django.utils.module_loading import import_string
 
 from backoffice.chain.safetx import domain_separator
 
 from .kinds import safe_tx_of
-from .models import MultisigTransaction
+from .models import PENDING_STATES, MultisigTransaction
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,22 @@ def signing_hashes(tx: MultisigTransaction) -> SigningHashes:
     digest = "0x" + safe_tx.safe_tx_hash(chain_id=tx.chain_id, safe_address=tx.safe_address).hex()
     return SigningHashes(domain="0x" + domain.hex(), message="0x" + safe_tx.struct_hash().hex(),
                          safe_tx_hash=digest, matches=digest == tx.safe_tx_hash.lower())
+
+
+def signing_page_version(transaction_id: int) -> str:
+    """A short fingerprint of everything the signing page of a transaction refreshes while it is open: this
+    transaction's state, approvals and execution facts, and its multisig's queue (each pending
+    transaction's state and approvals). Two equal versions: nothing the page shows has changed.
+
+    Read from the committed rows, whoever changed them (a request, the worker, the chain watcher), so no
+    writer has to announce its change; one query, cheap enough to repeat several times a second. An
+    approval that a reorg removed changes the count, one that replaced it the highest id. Takes the id
+    only, so a page can read it before it reads the transaction itself."""
+    safe_address = MultisigTransaction.objects.filter(pk=transaction_id).values("safe_address")
+    rows = (MultisigTransaction.objects
+            .filter(Q(pk=transaction_id) | Q(safe_address=Subquery(safe_address), state__in=PENDING_STATES))
+            .annotate(approvals=Count("confirmations"), last_approval=Max("confirmations__pk"))
+            .order_by("pk")
+            .values_list("pk", "state", "relayer_tx_hash", "block_number", "failure_reason", "cancel_reason",
+                         "approvals", "last_approval"))
+    return hashlib.sha256(repr(list(rows)).encode()).hexdigest()[:20]

@@ -25,6 +25,21 @@ from .services import (
 logger = logging.getLogger(__name__)
 
 
+def retry_countdown(retries: int, *, ceiling: float) -> float:
+    """Seconds before the next look after `retries` earlier looks came too soon: 0.25, 0.5, 1, 2 ...
+    doubling up to `ceiling`. Short at first, because on a fast chain (anvil automining, an L2) the answer
+    is there almost at once; longer later, so a slow chain is not asked several times a second."""
+    return min(0.25 * 2 ** min(retries, 16), ceiling)
+
+
+# The follower's looks for a receipt: 0.25, 0.5, 1, then every 2 s, about ten minutes in all (the sweep
+# starts a new chain for what is still unsettled after that).
+FOLLOW_CEILING_SECONDS = 2.0
+FOLLOW_MAX_RETRIES = 300
+# Waiting for an earlier multisig nonce to be executed: the same start, never more than 3 s apart.
+NONCE_WAIT_CEILING_SECONDS = 3.0
+
+
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
              max_retries=8, acks_late=True)
 def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
@@ -38,9 +53,13 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
     except ChainError as exc:
         # An earlier nonce is still pending: wait for it (the sweep re-queues beyond the retries).
         logger.info("multisig-tx=%s waiting reason=%s", transaction_id, exc)
-        raise self.retry(exc=exc, countdown=3, max_retries=20) from exc
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries, ceiling=NONCE_WAIT_CEILING_SECONDS),
+                         max_retries=20) from exc
     if tx.state in SENDING_STATES:
-        follow_schedule(transaction_id, countdown=1)
+        # Looked at at once: on a chain that mines on receipt the follower settles it in its first run.
+        # A queued task rather than a call here, so the follow runs under the follow task's time limits
+        # that the lease's length is measured against, and a node failure retries only the follow.
+        follow_schedule(transaction_id, countdown=0)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
 
@@ -55,7 +74,7 @@ def _follow_lease(transaction_id: int) -> str:
     return f"multisig-follow:{transaction_id}"
 
 
-def follow_schedule(transaction_id: int, *, countdown: int) -> bool:
+def follow_schedule(transaction_id: int, *, countdown: float) -> bool:
     """Start a follow chain unless one holds the lease: sweeps and duplicate broadcasts must not
     multiply followers (each would replace fees and run the after-execution hooks on its own).
     The chain carries the lease's token in its arguments (retries keep them)."""
@@ -82,8 +101,10 @@ def multisig_transaction_follow_task(self: Task, transaction_id: int, lease: str
     tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
                                      confirmations=settings.CHAIN_CONFIRMATIONS)
     if tx.state in SENDING_STATES:
-        # Not final yet: look again shortly, under the same lease (bounded; the sweep catches the rest).
-        raise self.retry(countdown=2, max_retries=300)
+        # Not final yet: look again soon, then less often, under the same lease (bounded; the sweep
+        # catches the rest). `retries` also counts the node's outages, after which 2 s apart is right.
+        raise self.retry(countdown=retry_countdown(self.request.retries, ceiling=FOLLOW_CEILING_SECONDS),
+                         max_retries=FOLLOW_MAX_RETRIES)
     lease_release(name=_follow_lease(transaction_id), token=lease)
     if tx.state == TxState.EXECUTED:
         multisig_transaction_after_execution(client=client, transaction_id=transaction_id)

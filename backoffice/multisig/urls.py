@@ -12,4 +12,5 @@ urlpatterns = [
     path("dev-wallet/rpc", devwallet.dev_wallet_rpc, name="dev-wallet-rpc"),
     path("<int:tx_id>/", views.transaction_sign_page, name="sign"),
     path("<int:tx_id>/queue/", views.transaction_queue_rows, name="queue"),
+    path("<int:tx_id>/wait/", views.transaction_wait, name="wait"),
 ]

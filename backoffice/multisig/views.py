@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, cast
 
@@ -11,7 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,7 +30,7 @@ from .kinds import kind_of, multisig_of
 from .models import FINAL_STATES, PENDING_STATES, MultisigRole, MultisigTransaction, Signer, TxState
 from .onchain import CallRefused, approval_call_prepare, execution_call_prepare
 from .selectors import transaction_status, transaction_visible_to
-from .signing import signing_hashes, signing_sections
+from .signing import signing_hashes, signing_page_version, signing_sections
 
 # Keys of `decoded` the page shows in their own rows; any other argument is listed as it is.
 _SHOWN_KEYS = {"function", "action", "description", "to", "amount", "tokens", "backing"}
@@ -101,13 +105,77 @@ def _queue(tx: MultisigTransaction) -> dict[str, Any]:
 @login_required
 @require_GET
 def transaction_queue_rows(request: HttpRequest, tx_id: int) -> HttpResponse:
-    """The queue table's rows, as the page draws them: the page polls them so the queue stays current."""
+    """The queue table's rows, as the page draws them: fetched again whenever the page learns of a change."""
     tx = _visible(request, tx_id)
     return HttpResponse(render_to_string("multisig/queue_rows.html", _queue(tx), request))
 
 
+# How often a waiting request reads the page's version: a change is seen within this, at one small
+# query each time.
+_WAIT_CHECK_SECONDS = 0.15
+# Requests of this process waiting now (never more than MULTISIG_WAIT_SLOTS).
+_waiting = 0
+_waiting_lock = threading.Lock()
+
+
+@contextmanager
+def _wait_slot() -> Iterator[bool]:
+    """One of this process's MULTISIG_WAIT_SLOTS, if one is free: a waiting request holds a server thread,
+    so open pages must never take them all (the others then ask again a second later, as they polled)."""
+    global _waiting
+    with _waiting_lock:
+        taken = _waiting < settings.MULTISIG_WAIT_SLOTS
+        if taken:
+            _waiting += 1
+    try:
+        yield taken
+    finally:
+        if taken:
+            with _waiting_lock:
+                _waiting -= 1
+
+
+def _unchanged(*, retry_after: int | None = None) -> HttpResponse:
+    response = HttpResponse(status=204)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+@login_required
+@require_GET
+def transaction_wait(request: HttpRequest, tx_id: int) -> HttpResponse:
+    """The signing page's long-poll: answers `{"version": ...}` as soon as what the page shows (this
+    transaction, its approvals, its multisig's queue) differs from the version `v` the page knows, and 204
+    after MULTISIG_WAIT_SECONDS without a change, so the page asks again. With no slot free to wait in
+    (_wait_slot) an unchanged page gets 204 at once, with Retry-After. Seen by whoever sees the page."""
+    _visible(request, tx_id)
+    known = request.GET.get("v", "")
+    version = signing_page_version(tx_id)
+    if version != known:
+        return JsonResponse({"version": version})
+    # The session as it is now is stored before waiting, and not again after: saved at the end, this
+    # request's copy (read before the wait) would undo what other requests stored meanwhile (a login, a
+    # second factor passed in another tab).
+    if request.session.modified:
+        request.session.save()
+        request.session.modified = False
+    with _wait_slot() as slot:
+        if not slot:
+            return _unchanged(retry_after=1)
+        deadline = time.monotonic() + settings.MULTISIG_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(_WAIT_CHECK_SECONDS)
+            version = signing_page_version(tx_id)
+            if version != known:
+                return JsonResponse({"version": version})
+    return _unchanged()
+
+
 @login_required
 def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
+    # Read before anything the page shows, so a change made while it is drawn is seen by its first wait.
+    version = signing_page_version(tx_id)
     tx = _visible(request, tx_id)
     user = cast(User, request.user)
     signer = Signer.objects.filter(user_id=user.pk, multisig=tx.multisig).first()
@@ -129,7 +197,7 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
     config = {
         "tx_id": tx.pk, "chain_id": tx.chain_id, "username": user.get_username(),
         "signer_address": signer.address if signer else "", "final_states": [str(s) for s in FINAL_STATES],
-        # Everything the page fetches or posts is the one transactions API: its detail is what it polls.
+        # Everything the page fetches or posts is the one transactions API: its detail is what it redraws.
         "detail_url": reverse("multisig-api:transaction-detail", args=[tx.pk]),
         "typed_data_url": reverse("multisig-api:transaction-typed-data", args=[tx.pk]),
         "signatures_url": reverse("multisig-api:transaction-signatures", args=[tx.pk]),
@@ -139,6 +207,8 @@ def transaction_sign_page(request: HttpRequest, tx_id: int) -> HttpResponse:
         "raw_url": reverse("multisig-api:transaction-raw", args=[tx.pk]),
         # ... except the queue's rows, drawn by the server as on the page.
         "queue_url": reverse("multisig:queue", args=[tx.pk]),
+        # The long-poll that tells the page when to fetch those again, and the version the page shows.
+        "wait_url": reverse("multisig:wait", args=[tx.pk]), "version": version,
         "onchain": onchain,
     }
     return render(request, "multisig/sign.html", {

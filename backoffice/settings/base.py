@@ -330,6 +330,13 @@ MULTISIG_STUCK_SECONDS = env.int("MULTISIG_STUCK_SECONDS", default=120)
 MULTISIG_REORG_DEPTH = env.int("MULTISIG_REORG_DEPTH", default=64)
 # Owners may not sign what they proposed (four-eyes); a setting so a small demo can relax it.
 MULTISIG_FOUR_EYES = env.bool("MULTISIG_FOUR_EYES", default=True)
+# The signing page's long-poll (multisig.views.transaction_wait): an unchanged page is answered after this
+# many seconds and asks again; at most MULTISIG_WAIT_SLOTS requests wait at once per server process (each
+# holds a thread: keep it below GUNICORN_THREADS), beyond them pages ask again every second.
+MULTISIG_WAIT_SECONDS = env.float("MULTISIG_WAIT_SECONDS", default=20.0)
+MULTISIG_WAIT_SLOTS = env.int("MULTISIG_WAIT_SLOTS", default=2)
+if MULTISIG_WAIT_SECONDS <= 0 or MULTISIG_WAIT_SLOTS < 0:
+    raise ImproperlyConfigured("MULTISIG_WAIT_SECONDS must be positive and MULTISIG_WAIT_SLOTS at least 0")
 
 # Bar-list imports: the worker's hard time limit for one (its soft limit is a minute less).
 BAR_LIST_IMPORT_TIME_LIMIT = env.int("BAR_LIST_IMPORT_TIME_LIMIT", default=660)

@@ -29,3 +29,6 @@ CONTENT_SECURITY_POLICY_REPORT_ONLY = None
 # Tests count a page's queries before and after long fills: the session's periodic "last activity" write
 # would land in one count and not the other. The idle-expiry tests set the time of last activity themselves.
 SESSION_SEEN_RESOLUTION_SECONDS = 3600
+# A page left open at the end of a browser test stops waiting soon, so its server thread lets go of its
+# database connection before the next test (or the end of the run) needs the database alone.
+MULTISIG_WAIT_SECONDS = 2.0
