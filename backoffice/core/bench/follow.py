@@ -252,7 +252,7 @@ def _worker_running(env: BenchEnv) -> Iterator[Worker]:
         finally:
             app.conf.task_default_queue = before
             _process_stop(process)
-            _queue_delete(queue)
+            queue_delete(queue)
 
 
 def _process_stop(process: subprocess.Popen[bytes]) -> None:
@@ -266,12 +266,18 @@ def _process_stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def _queue_delete(queue: str) -> None:
-    """What is left of a queue of this run's own (say, a retry the worker had not taken yet)."""
+def queue_delete(queue: str) -> None:
+    """A queue of this run's own, its messages and its binding gone from the broker. Declared on this
+    connection first: kombu's virtual transports (Redis) delete only the bindings the channel itself knows,
+    so a bare queue_delete from a fresh connection would leave every message in place."""
+    from kombu import Exchange, Queue
+
     from backoffice.celery import app
 
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_delete(queue)
+        bound = Queue(queue, Exchange(queue), routing_key=queue)(connection.default_channel)
+        bound.declare()
+        bound.delete()
 
 
 # --- the floor --------------------------------------------------------------------------------

@@ -190,14 +190,15 @@ def _messages_discarded() -> Iterator[None]:
     process has already done their work, and no worker should find them later."""
     from backoffice.celery import app
 
+    from .follow import queue_delete
+
     queue, before = f"bench-discard-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
     app.conf.task_default_queue = queue
     try:
         yield
     finally:
         app.conf.task_default_queue = before
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_delete(queue)
+        queue_delete(queue)
 
 
 # --- the server ---------------------------------------------------------------------------------
