@@ -87,8 +87,8 @@ def _approval_apply(event: ChainEvent, multisigs: dict[str, Multisig]) -> None:
             approved = transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve", actor=None,
                                         check_permission=False, reason="threshold of on-chain approvals reached",
                                         data={"block": event.block_number})
+            multisig_transaction_schedule(transaction_id=locked.pk)  # queued ahead of the mails, as in services
             transaction_approved_notify(approved)
-            multisig_transaction_schedule(transaction_id=locked.pk)
 
 
 def _execution_apply(client: ChainClient, event: ChainEvent) -> None:

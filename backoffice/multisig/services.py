@@ -166,8 +166,10 @@ def confirmation_add(
                 approved = transition_apply(model=MultisigTransaction, pk=locked.pk, transition="approve",
                                             actor=actor, check_permission=False,
                                             reason="threshold of valid signatures reached")
-                transaction_approved_notify(approved)
+                # The broadcast queued ahead of the mails: on commit the messages go out in this order, and
+                # a worker would otherwise deliver a dozen mails before sending what the owners approved.
                 multisig_transaction_schedule(transaction_id=locked.pk)
+                transaction_approved_notify(approved)
     # Refused after the block, so the refusal's journal entry is not rolled back with it.
     if refusal is not None or confirmation is None:
         raise _refuse(tx, actor, refusal or "the signature was not stored")

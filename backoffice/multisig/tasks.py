@@ -8,10 +8,10 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import IntegrityError
 
-from backoffice.chain.client import ChainError, ChainUnavailable, chain_client
+from backoffice.chain.client import ChainClient, ChainError, ChainUnavailable, chain_client
 from backoffice.core.leases import lease_acquire, lease_held, lease_release, lease_renew
 
-from .models import SENDING_STATES, TxState
+from .models import SENDING_STATES, MultisigTransaction, TxState
 from .onchain import raw_submission_process
 from .services import (
     multisig_transaction_after_execution,
@@ -56,10 +56,7 @@ def multisig_transaction_broadcast_task(self: Task, transaction_id: int) -> str:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries, ceiling=NONCE_WAIT_CEILING_SECONDS),
                          max_retries=20) from exc
     if tx.state in SENDING_STATES:
-        # Looked at at once: on a chain that mines on receipt the follower settles it in its first run.
-        # A queued task rather than a call here, so the follow runs under the follow task's time limits
-        # that the lease's length is measured against, and a node failure retries only the follow.
-        follow_schedule(transaction_id, countdown=0)
+        tx = follow_start(transaction_id) or tx
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
 
@@ -74,19 +71,42 @@ def _follow_lease(transaction_id: int) -> str:
     return f"multisig-follow:{transaction_id}"
 
 
-def follow_schedule(transaction_id: int, *, countdown: float) -> bool:
-    """Start a follow chain unless one holds the lease: sweeps and duplicate broadcasts must not
-    multiply followers (each would replace fees and run the after-execution hooks on its own).
-    The chain carries the lease's token in its arguments (retries keep them)."""
+def _follow_once(client: ChainClient, transaction_id: int, lease: str) -> MultisigTransaction | None:
+    """One look for the receipt by the holder of the follow lease: the settled row (the lease released, the
+    after-execution step run once an execution is committed), or None while it is still being sent."""
+    tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
+                                     confirmations=settings.CHAIN_CONFIRMATIONS)
+    if tx.state in SENDING_STATES:
+        return None
+    lease_release(name=_follow_lease(transaction_id), token=lease)
+    if tx.state == TxState.EXECUTED:
+        multisig_transaction_after_execution(client=client, transaction_id=transaction_id)
+    return tx
+
+
+def follow_start(transaction_id: int) -> MultisigTransaction | None:
+    """Right after sending: take the follow lease and look once, here (on a chain that mines on receipt the
+    receipt is already there, and a queued follow would wait behind whatever the queue holds); if it is not
+    final, hand the lease to a follow chain that looks again after 0.25, 0.5, 1, then every 2 s. The settled
+    row, or None (another chain follows it, or this one does now). The one look is a few node requests,
+    each bounded by CHAIN_RPC_TIMEOUT, far inside the lease."""
     token = lease_acquire(name=_follow_lease(transaction_id), seconds=FOLLOW_LEASE_SECONDS)
     if token is None:
-        return False
+        return None  # a chain follows it already
     try:
-        multisig_transaction_follow_task.apply_async((transaction_id,), {"lease": token}, countdown=countdown)
+        settled = _follow_once(chain_client(), transaction_id, token)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the chain below looks again with its retries
+        logger.info("multisig-tx=%s first-look-failed reason=%s", transaction_id, exc)
+        settled = None
+    if settled is not None:
+        return settled
+    try:
+        multisig_transaction_follow_task.apply_async((transaction_id,), {"lease": token},
+                                                     countdown=retry_countdown(0, ceiling=FOLLOW_CEILING_SECONDS))
     except Exception:
         lease_release(name=_follow_lease(transaction_id), token=token)  # no chain started: the next sweep starts one
         raise
-    return True
+    return None
 
 
 @shared_task(bind=True, autoretry_for=(ChainUnavailable,), retry_backoff=True, retry_backoff_max=60,
@@ -97,17 +117,13 @@ def multisig_transaction_follow_task(self: Task, transaction_id: int, lease: str
     if not lease_renew(name=_follow_lease(transaction_id), token=lease, seconds=FOLLOW_LEASE_SECONDS):
         logger.info("multisig-tx=%s follow-stopped reason=lease-held-by-another-chain", transaction_id)
         return "lease lost"
-    client = chain_client()
-    tx = multisig_transaction_follow(client=client, transaction_id=transaction_id,
-                                     confirmations=settings.CHAIN_CONFIRMATIONS)
-    if tx.state in SENDING_STATES:
+    tx = _follow_once(chain_client(), transaction_id, lease)
+    if tx is None:
         # Not final yet: look again soon, then less often, under the same lease (bounded; the sweep
         # catches the rest). `retries` also counts the node's outages, after which 2 s apart is right.
-        raise self.retry(countdown=retry_countdown(self.request.retries, ceiling=FOLLOW_CEILING_SECONDS),
+        # The broadcaster's own first look counts as the first: this chain starts at 0.25 s.
+        raise self.retry(countdown=retry_countdown(self.request.retries + 1, ceiling=FOLLOW_CEILING_SECONDS),
                          max_retries=FOLLOW_MAX_RETRIES)
-    lease_release(name=_follow_lease(transaction_id), token=lease)
-    if tx.state == TxState.EXECUTED:
-        multisig_transaction_after_execution(client=client, transaction_id=transaction_id)
     logger.info("multisig-tx=%s state=%s", transaction_id, tx.state)
     return str(tx.state)
 

@@ -7,12 +7,14 @@ import pytest
 from celery.signals import after_task_publish
 
 from backoffice.chain.devkeys import dev_account
+from backoffice.core.leases import lease_acquire
 from backoffice.core.models import Lease
-from backoffice.multisig.models import TxState
+from backoffice.multisig.models import MultisigTransaction, TxState
 from backoffice.multisig.tasks import (
     FOLLOW_CEILING_SECONDS,
     FOLLOW_MAX_RETRIES,
     NONCE_WAIT_CEILING_SECONDS,
+    follow_start,
     multisig_transaction_broadcast_task,
     retry_countdown,
 )
@@ -52,15 +54,38 @@ def published() -> Iterator[list[tuple[str, dict[str, Any]]]]:
 
 
 # Not transactional: nothing commits, so no on-commit broadcast reaches a worker; the broadcast runs here
-# and the follow it starts goes to a queue no worker consumes.
+# and a follow it starts goes to a queue no worker consumes.
 @pytest.mark.django_db
 @pytest.mark.integration
-def test_a_sent_transaction_is_followed_at_once_under_its_lease(chain, gold_backing, private_queue, published):
+def test_the_broadcaster_looks_once_right_after_sending_and_settles_what_is_mined(
+        chain, gold_backing, private_queue, published):
     tx = owners_sign(issue_propose(7_000_000, RECIPIENT))
     assert tx.state == TxState.APPROVED
+
+    # anvil mines on receipt: the broadcaster's own first look finds the receipt, no follow chain is needed
+    assert multisig_transaction_broadcast_task.apply(args=(tx.pk,)).get() == TxState.EXECUTED
+    assert MultisigTransaction.objects.get(pk=tx.pk).state == TxState.EXECUTED
+    assert not [name for name, _ in published if name.endswith(".multisig_transaction_follow_task")]
+    assert not Lease.objects.filter(name=f"multisig-follow:{tx.pk}").exists()  # released once settled
+
+
+@pytest.mark.django_db
+@pytest.mark.integration
+def test_what_is_not_final_at_the_first_look_is_handed_to_one_follow_chain_a_quarter_second_later(
+        chain, gold_backing, private_queue, published, settings):
+    settings.CHAIN_CONFIRMATIONS = 3  # mined, but not deep enough yet: the first look cannot settle it
+    tx = owners_sign(issue_propose(7_100_000, RECIPIENT))
 
     assert multisig_transaction_broadcast_task.apply(args=(tx.pk,)).get() == TxState.SUBMITTED
     follows = [headers for name, headers in published if name.endswith(".multisig_transaction_follow_task")]
     assert len(follows) == 1
-    assert follows[0].get("eta") is None  # no countdown: it runs as soon as a worker takes it
+    assert follows[0].get("eta") is not None  # 0.25 s on: the broadcaster has just looked
     assert Lease.objects.filter(name=f"multisig-follow:{tx.pk}").exists()  # one chain, holding the lease
+
+
+@pytest.mark.django_db
+def test_no_follow_starts_while_another_chain_holds_the_lease(published):
+    holder = lease_acquire(name="multisig-follow:4242", seconds=90)
+    assert follow_start(4242) is None
+    assert published == []
+    assert Lease.objects.get(name="multisig-follow:4242").holder == holder

@@ -13,7 +13,7 @@ from backoffice.core.leases import lease_acquire
 from backoffice.core.models import Lease
 from backoffice.multisig.models import MultisigTransaction, TxState
 from backoffice.multisig.services import multisig_transaction_broadcast
-from backoffice.multisig.tasks import follow_schedule, multisig_sweep_task, multisig_transaction_follow_task
+from backoffice.multisig.tasks import multisig_sweep_task, multisig_transaction_follow_task
 from backoffice.multisig.tests.helpers import issue_propose, owners_sign
 
 # Not transactional: nothing commits, so no on-commit message reaches a worker; the tasks run here.
@@ -56,13 +56,6 @@ def test_a_follow_chain_whose_lease_was_taken_over_stops_and_only_the_new_holder
     assert multisig_transaction_follow_task.apply(args=(tx.pk,), kwargs={"lease": current}).get() == "executed"
     assert MultisigTransaction.objects.get(pk=tx.pk).state == TxState.EXECUTED
     assert not Lease.objects.filter(name=name).exists()  # released once settled
-
-
-def test_no_second_follow_chain_starts_while_one_holds_the_lease(chain, published):
-    holder = lease_acquire(name="multisig-follow:4242", seconds=90)
-    assert follow_schedule(4242, countdown=1) is False
-    assert published == []
-    assert Lease.objects.get(name="multisig-follow:4242").holder == holder
 
 
 def test_the_sweep_does_nothing_while_another_sweep_holds_its_lease(chain, gold_backing, published):
