@@ -177,3 +177,13 @@ def journal_filter_choices() -> dict[str, list[str]]:
         choices = {column: journal_distinct_values(column) for column in CHOICE_COLUMNS}
         cache.set(CHOICES_CACHE_KEY, choices, CHOICES_CACHE_SECONDS)
     return cast(dict[str, list[str]], choices)
+
+
+def journal_head_mark() -> str:
+    """"<seq>:<hash>" of the newest entry ("0:" on an empty journal): one indexed read that changes with every
+    recorded change. Every change to what the back-office shows writes an entry in the same transaction (a
+    reorg's removed approvals too), so a page built after reading this mark is at least as new as the mark:
+    pages cached under it are never stale. The hash, not only the number: a test database rolled back to
+    the same number holds other entries."""
+    head = JournalHead.objects.filter(id=1).values_list("last_seq", "last_hash").first()
+    return f"{head[0]}:{head[1]}" if head else "0:"

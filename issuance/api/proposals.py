@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -39,6 +40,7 @@ from backoffice.core.api import (
     ServiceViewSet,
     TokensField,
 )
+from backoffice.journal.selectors import journal_head_mark
 from backoffice.multisig.actions import ActionField, action_find, actions_of, transaction_display
 from backoffice.multisig.api_transactions import transaction_api_url
 from backoffice.multisig.models import PENDING_STATES, Confirmation, MultisigRole, MultisigTransaction, TxState
@@ -241,6 +243,10 @@ def _transactions() -> QuerySet[MultisigTransaction]:
                                                                                                          "pk")))
 
 
+# A cached page outlives no change (its key names the journal's head); the expiry only bounds the cache's size.
+PAGE_CACHE_SECONDS = 300
+
+
 @extend_schema_view(
     list=extend_schema(summary="Owner proposals, newest first", parameters=[
         OpenApiParameter("status", str, enum=PROPOSAL_STATUSES, description="Only proposals with this status.")]),
@@ -266,10 +272,18 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ServiceV
         return queryset
 
     def list(self, request: Request) -> Response:
-        # Rows, not models (proposal_rows.py): the same JSON as ProposalSerializer at a fraction of the cost.
-        listed = ProposalsListed(status=request.query_params.get("status"))
-        rows: list[dict[str, Any]] | None = self.paginate_queryset(listed)  # type: ignore[arg-type]
-        return self.get_paginated_response(proposal_rows_present(rows or []))
+        # The page as the journal's head left it (journal_head_mark: every change it shows is journaled in the
+        # same transaction), for every reader alike: the list shows the same rows to whoever may view it. The
+        # mark is read first, so what is cached under it is never older than it.
+        key = f"api:proposals:{journal_head_mark()}:{request.build_absolute_uri()}"
+        data = cache.get(key)
+        if data is None:
+            # Rows, not models (proposal_rows.py): the same JSON as ProposalSerializer at a fraction of the cost.
+            listed = ProposalsListed(status=request.query_params.get("status"))
+            rows: list[dict[str, Any]] | None = self.paginate_queryset(listed)  # type: ignore[arg-type]
+            data = self.get_paginated_response(proposal_rows_present(rows or [])).data
+            cache.set(key, data, PAGE_CACHE_SECONDS)
+        return Response(data)
 
     @extend_schema(
         summary="Draft a proposal for the owners (operator)",

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 from drf_spectacular.utils import extend_schema
@@ -21,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backoffice.core.exports import csv_response
+from backoffice.journal.selectors import journal_head_mark
 
 from .selectors import (
     BARS_CSV_URL_PLACEHOLDER,
@@ -57,6 +59,7 @@ def reserve_proof(request: HttpRequest) -> HttpResponse:
     """The page: the published figures (the worker's), and always the audit, the history and the bars."""
     published = _published()
     notice = NOTICES.get(published.unavailable)
+    page = request.GET.get("page", "")[:20]
     context: dict[str, Any] = {
         "figures": published.figures,
         "display": published.display,
@@ -65,7 +68,12 @@ def reserve_proof(request: HttpRequest) -> HttpResponse:
         "audit": published.audit,
         "chart": mark_safe(published.chart) if published.chart else None,  # noqa: S308 - our own SVG, escaped
         "history_count": published.history_count,
-        "bars": bars_audited_page(number=request.GET.get("page")),
+        # The bars table is the page's costliest part (fifty rows of seven cells): drawn once per change of the
+        # journal's head (every change to the audited bars is journaled) and page, then served from the cache.
+        # Lazy, so a page served from the cache reads no bar at all.
+        "bars": SimpleLazyObject(lambda: bars_audited_page(number=page)),
+        "bars_mark": journal_head_mark(),
+        "bars_page": page,
         "bars_csv_url": reverse("reserve:bars-csv"),
         "api_url": reverse("reserve:api"),
     }

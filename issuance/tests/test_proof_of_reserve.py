@@ -305,8 +305,13 @@ def test_bar_list_pages_by_fifty_at_a_fixed_query_count(client, chain):
     assert first.found["bars-csv"]["attrs"]["href"] == "/reserve/bars.csv"
     assert first.found["bars-count"]["attrs"]["data-value"] == "120"
     # 50 bars or 20, the page costs the same: no query per bar (vault comes with select_related), and the
-    # figures, the audit and the chart come from what the worker published: the bars' count and page only.
-    assert len(first_page.captured_queries) == len(last_page.captured_queries) == 2
+    # figures, the audit and the chart come from what the worker published: the journal's head (the bars
+    # table's cache key), the bars' count and page only.
+    assert len(first_page.captured_queries) == len(last_page.captured_queries) == 3
+    # The same page again, nothing changed: the bars table comes from the cache, only the head is read.
+    with CaptureQueriesContext(connection) as again:
+        assert _page(client, "?page=3").found["bars-table"]["text"] == last.found["bars-table"]["text"]
+    assert len(again.captured_queries) == 1
 
     # Out of range or malformed page numbers give the nearest page, never an error.
     assert "Page 3 of 3" in _page(client, "?page=99").found["bars-pages"]["text"]
