@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.ipv6 import clean_ipv6_address
 from django_fsm import FSMFieldMixin, can_proceed, has_transition_perm
 
 from .context import Origin, current_origin
@@ -87,6 +89,17 @@ def journal_references_of(*, data: Any, object_id: str = "") -> set[str]:
     return found
 
 
+def _ip_stored(ip: str | None) -> str | None:
+    """The address as the database will return it (the column normalises IPv6: 2001:DB8:0::1 is stored
+    2001:db8::1), so the hash covers what verification will read back."""
+    if ip and ":" in ip:
+        try:
+            return clean_ipv6_address(ip)
+        except ValidationError:
+            return ip  # the column refuses it as it would have
+    return ip
+
+
 def journal_record(
     *,
     action: str,
@@ -124,7 +137,7 @@ def journal_record(
             state_before=state_before,
             state_after=state_after,
             reason=reason,
-            origin_ip=origin.ip,
+            origin_ip=_ip_stored(origin.ip),
             origin_agent=origin.agent,
             data=data or {},
             prev_hash=head.last_hash,

@@ -136,3 +136,9 @@ def test_a_verifier_stopping_early_leaves_the_connection_to_its_caller():
     assert not [thread for thread in threading.enumerate() if thread.name == "journal-verify-read"]
     assert JournalEntry.objects.filter(action="test.bulk").count() == 7000  # the connection still serves
     assert journal_verify() == check
+
+
+def test_an_ipv6_origin_written_long_hand_is_hashed_as_the_database_stores_it():
+    entry = journal_record(action="test.ipv6", origin=Origin(ip="2001:DB8:0:0:0:0:0:1", agent="curl"))
+    assert JournalEntry.objects.get(pk=entry.pk).origin_ip == "2001:db8::1"
+    assert journal_verify().ok
