@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 from django_fsm import FSMFieldMixin, can_proceed, has_transition_perm
@@ -100,6 +100,46 @@ def _ip_stored(ip: str | None) -> str | None:
     return ip
 
 
+def _head_locked() -> JournalHead:
+    """The head row, locked until the caller's transaction ends (created on the first entry ever)."""
+    head = JournalHead.objects.select_for_update().filter(id=1).first()
+    if head is None:
+        head, _ = JournalHead.objects.select_for_update().get_or_create(
+            id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH})
+    return head
+
+
+# The entry, its references and the head's move in one statement (one round trip instead of three: every
+# state change of the product pays for it). The head is already locked by this transaction.
+_ENTRY_WRITE_SQL = """
+WITH entry AS (
+    INSERT INTO journal_journalentry (seq, created_at, actor_id, actor_username, action, object_type, object_id,
+                                      state_before, state_after, reason, origin_ip, origin_agent, data,
+                                      prev_hash, entry_hash)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb, %s, %s)
+    RETURNING id
+), refs AS (
+    INSERT INTO journal_journalreference (entry_id, value)
+    SELECT entry.id, value FROM entry, unnest(%s::text[]) AS value
+), head AS (
+    UPDATE journal_journalhead SET last_seq = %s, last_hash = %s WHERE id = 1
+)
+SELECT id FROM entry
+"""
+
+
+def _entry_write_at_once(entry: JournalEntry, references: list[str]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTRY_WRITE_SQL, [
+            entry.seq, entry.created_at, entry.actor_id, entry.actor_username, entry.action, entry.object_type,
+            entry.object_id, entry.state_before, entry.state_after, entry.reason, entry.origin_ip,
+            entry.origin_agent, json.dumps(entry.data), entry.prev_hash, entry.entry_hash,
+            references, entry.seq, entry.entry_hash,
+        ])
+        entry.pk = cursor.fetchone()[0]
+    entry._state.adding, entry._state.db = False, connection.alias
+
+
 def journal_record(
     *,
     action: str,
@@ -123,9 +163,7 @@ def journal_record(
     # caller's change with it, never be caught and skipped, and the savepoint cost two round trips
     # on every state change.
     with transaction.atomic(savepoint=False):
-        head, _ = JournalHead.objects.select_for_update().get_or_create(
-            id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH}
-        )
+        head = _head_locked()
         entry = JournalEntry(
             seq=head.last_seq + 1,
             created_at=timezone.now(),
@@ -145,13 +183,13 @@ def journal_record(
         # Normalise `data` through JSON now, so the hash covers exactly what the database returns.
         entry.data = json.loads(json.dumps(entry.data))
         entry.entry_hash = journal_entry_hash(entry)
-        entry.save(force_insert=True)
-        JournalReference.objects.bulk_create(
-            [JournalReference(entry=entry, value=value)
-             for value in sorted(journal_references_of(data=entry.data, object_id=entry.object_id))]
-        )
-        head.last_seq, head.last_hash = entry.seq, entry.entry_hash
-        head.save(update_fields=["last_seq", "last_hash"])
+        references = sorted(journal_references_of(data=entry.data, object_id=entry.object_id))
+        if connection.vendor == "postgresql":
+            _entry_write_at_once(entry, references)
+        else:  # the SQLite demo: the same rows through the ORM
+            entry.save(force_insert=True)
+            JournalReference.objects.bulk_create([JournalReference(entry=entry, value=value) for value in references])
+            JournalHead.objects.filter(id=1).update(last_seq=entry.seq, last_hash=entry.entry_hash)
     logger.debug("journal seq=%s action=%s object=%s:%s", entry.seq, action, entry.object_type, entry.object_id)
     return entry
 
