@@ -8,7 +8,10 @@ allocations slows the traced code several times over, so a traced run never yiel
 from __future__ import annotations
 
 import json
+import os
+import signal
 import statistics
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -180,3 +183,16 @@ def bench_groups() -> dict[str, list[RowsFunction]]:
 
     autodiscover_modules("bench")
     return {group: list(fns) for group, fns in _GROUPS.items()}
+
+
+def process_stop(process: subprocess.Popen[Any], *, timeout: float = 30) -> None:
+    """Stop a helper process the bench started in a session of its own (gunicorn, a Celery worker): ask,
+    then kill its whole group if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import Row, time_row
+from . import Row, process_stop, time_row
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -265,19 +265,8 @@ def _worker_running(env: BenchEnv) -> Iterator[Worker]:
             yield Worker(name=name, queue=queue, process=process)
         finally:
             app.conf.task_default_queue = before
-            _process_stop(process)
+            process_stop(process)
             queue_delete(queue)
-
-
-def _process_stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
 
 
 def queue_delete(queue: str) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import secrets
 import socket
 import statistics
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import Row, rate_row
+from . import Row, process_stop, rate_row
 
 if TYPE_CHECKING:
     # Not at run time: the load process imports this module without Django's settings.
@@ -256,7 +255,7 @@ def gunicorn_running(env: BenchEnv) -> Iterator[tuple[int, int, int]]:
             _wait_ready(process, port, log_path)
             yield port, workers, threads
         finally:
-            _process_stop(process)
+            process_stop(process)
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -279,17 +278,6 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> 
             raise RuntimeError(f"bench: the floor {FLOOR_PATH} answers {response.status}, not 200: the product "
                                f"needs a trivial view there:\n{body[:500]!r}")
         return
-
-
-def _process_stop(process: subprocess.Popen[Any]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
 
 
 # --- the load: a second process -------------------------------------------------------------------
@@ -341,7 +329,7 @@ def load_process(env: BenchEnv) -> Iterator[LoadProcess]:
     finally:
         if process.stdin:
             process.stdin.close()
-        _process_stop(process)
+        process_stop(process)
         if process.stdout:
             process.stdout.close()
 
