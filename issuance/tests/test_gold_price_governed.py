@@ -14,6 +14,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
@@ -70,11 +71,14 @@ def _draft_refused(deposit: Any, *messages: str) -> None:
 
 def _public() -> tuple[dict[str, Any], str]:
     """What the public sees: the reserve JSON (less the block it was read at) and the page's price figure."""
-    cache.clear()  # the public reserve is cached: read it afresh each time
+    # The public reserve is cached: read it afresh each time. Only its key, never cache.clear(): that empties the
+    # whole Redis database, which parallel test processes share.
+    key = f"reserve-public:{django_settings.CHAIN_ID}"
+    cache.delete(key)
     data = Client().get("/api/reserve/").json()
     data.pop("block_number", None)
     data.pop("generated_at", None)
-    cache.clear()
+    cache.delete(key)
     page = Client().get("/reserve/").content.decode()
     start = page.index('id="gold-price"')
     return data, page[start:page.index("</small>", start)]
