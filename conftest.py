@@ -94,6 +94,16 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
         yield node
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """schemathesis names each API operation's test `test_x[GET /path/]`, but on pytest 9.2 every one of them
+    gets the function's bare node id. pytest-xdist keeps a file's tests by node id and would run only one of
+    them (and reports would overwrite each other): each takes its operation back into its node id."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and item._id.params is None:
+            item._id = item._id.with_params(label)
+
+
 # --- Django-side fixtures -------------------------------------------------------------------
 # Playwright's sync API runs an event loop in the test thread; Django's ORM would refuse to run
 # beside it. The tests' ORM calls are synchronous and sequential, so the guard is lifted here only.
