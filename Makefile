@@ -39,8 +39,12 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each with its own test database, anvil, Celery
+# worker, queue and cache keys; a file's tests stay together, in their order, in one process. Most of the
+# time is waiting (browser, anvil, worker), so more processes than CPUs pay. `pytest path` runs alone.
+TEST_WORKERS ?= 3
 test: install /usr/bin/chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The demo's settings are named here, never taken as a default: manage.py, wsgi.py and celery.py refuse to
 # start without DJANGO_SETTINGS_MODULE (production names backoffice.settings.production).

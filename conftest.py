@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -63,19 +64,22 @@ def anvil_process(log_dir: Path, *, chain_id: int = ANVIL_CHAIN_ID) -> Iterator[
     """A real anvil node on a free loopback port (20 unlocked test accounts) until the block ends."""
     if not ANVIL_BIN.exists():
         pytest.fail(f"anvil is missing at {ANVIL_BIN}: run `make test` (it runs `npm ci`)")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (log_dir / "anvil.log").open("w")
+    # Port 0: anvil binds a port the kernel picks and names it in its log. A port chosen here and bound later
+    # could be taken in between by a parallel test process, and the node answering there would not be ours.
+    log_path = log_dir / "anvil.log"
+    log = log_path.open("w")
     process = subprocess.Popen(  # noqa: S603 - fixed binary, fixed arguments
-        [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-         "--accounts", "20"],
+        [str(ANVIL_BIN), "--host", "127.0.0.1", "--port", "0", "--chain-id", str(chain_id), "--accounts", "20"],
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while not _rpc_answers(url):
+        deadline, url = time.monotonic() + 30, ""
+        while not (url and _rpc_answers(url)):
             if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"anvil did not start on {url} (exit code {process.poll()})")
+                pytest.fail(f"anvil did not start (exit code {process.poll()}):\n{log_path.read_text()[-2000:]}")
+            if not url and (listening := re.search(r"Listening on (127\.0\.0\.1:\d+)", log_path.read_text())):
+                url = f"http://{listening.group(1)}"
+                continue
             time.sleep(0.05)
         yield AnvilNode(url=url, chain_id=chain_id)
     finally:
@@ -88,6 +92,16 @@ def anvil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnvilNode]:
     """The session's anvil node, shared by every test (chain state is shared, database state is not)."""
     with anvil_process(tmp_path_factory.mktemp("anvil")) as node:
         yield node
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """schemathesis names each API operation's test `test_x[GET /path/]`, but on pytest 9.2 every one of them
+    gets the function's bare node id. pytest-xdist keeps a file's tests by node id and would run only one of
+    them (and reports would overwrite each other): each takes its operation back into its node id."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and item._id.params is None:
+            item._id = item._id.with_params(label)
 
 
 # --- Django-side fixtures -------------------------------------------------------------------
@@ -166,8 +180,13 @@ def chain_session(
     anvil: AnvilNode, django_db_setup: None, django_db_blocker: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ChainFixture]:
-    """Settings point at the session's anvil; seed_demo's signers and `deploy_chain` run once on it."""
+    """Settings point at the session's anvil; seed_demo's signers and `deploy_chain` run once on it.
+
+    The rows this writes are rolled back: only the chain keeps the deployment, and each test's `chain` puts
+    the rows back. Committed, the demo users would stay in the database for every later test of the process,
+    so a test's outcome would depend on which tests ran before it (pytest-xdist changes that order)."""
     from django.core.management import call_command
+    from django.db import transaction
     from django.forms.models import model_to_dict
     from django.test import override_settings
 
@@ -182,7 +201,7 @@ def chain_session(
     )
     override.enable()
     try:
-        with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        with django_db_blocker.unblock(), transaction.atomic():  # type: ignore[attr-defined]
             demo_seed(password=TEST_PASSWORD)
             deployments = {}
             for kind in ("safe", "usdkg"):
@@ -190,7 +209,8 @@ def chain_session(
                 deployment = Deployment.objects.get(chain_id=anvil.chain_id)
                 multisigs = [model_to_dict(m, exclude=["id", "deployment"]) for m in deployment.multisigs.all()]
                 deployments[kind] = (model_to_dict(deployment, exclude=["id"]), multisigs)
-                deployment.delete()  # each test's database holds the kind it asks for
+                deployment.delete()  # the next kind is deployed afresh, not found already deployed
+            transaction.set_rollback(True)
         yield ChainFixture(node=anvil, relayer_key_file=key_file, deployments=deployments)
     finally:
         override.disable()
@@ -244,6 +264,7 @@ def celery_worker_process(
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_DEFAULT_QUEUE": queue or settings.CELERY_TASK_DEFAULT_QUEUE,  # what it sends, it consumes
+        "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
         "CHAIN_RPC_URL": rpc_url or settings.CHAIN_RPC_URL,
         "CHAIN_ID": str(settings.CHAIN_ID),
         "CHAIN_CONFIRMATIONS": str(settings.CHAIN_CONFIRMATIONS),

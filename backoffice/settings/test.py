@@ -18,6 +18,9 @@ CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=CELERY_BROKER_U
 # Uploads of a test run go to a directory of its own; the worker is told the same directory.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=tempfile.mkdtemp(prefix="usdkg-test-media-")))
 CACHES = {"default": env.cache_url("CACHE_URL", default="redis://127.0.0.1:6379/1")}
+# Keys of this run's own (the worker processes it starts are told the same prefix), as for the queue: parallel
+# test processes (pytest-xdist) share one Redis database and must never read each other's cached values.
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default=f"test-{os.getpid()}")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins; never outside tests
 DEBUG = False
 # The worker processes tests start keep mails in memory (the test process's outbox is pytest-django's).

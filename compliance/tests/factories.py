@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from eth_account import Account
@@ -13,9 +15,9 @@ from backoffice.multisig.services import (
     confirmation_add,
     multisig_transaction_after_execution,
     multisig_transaction_broadcast,
-    multisig_transaction_follow,
     safe_tx_of,
 )
+from backoffice.multisig.tests.helpers import follow_settled
 from compliance.models import Case
 from compliance.services import case_open
 
@@ -40,17 +42,28 @@ def execute_here(tx: MultisigTransaction) -> MultisigTransaction:
     is proven by the spine and browser tests)."""
     client = chain_client()
     multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
-    done = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    done = follow_settled(tx.pk)
     assert done.state == TxState.EXECUTED, done.failure_reason
     multisig_transaction_after_execution(client=client, transaction_id=tx.pk)
     return done
 
 
-def transfer_from(holder_index: int, to: str, amount: int) -> dict[str, object]:
-    """A plain ERC-20 transfer sent by an unlocked anvil account; returns the receipt, raises on revert."""
+def holder_fresh() -> str:
+    """A fresh address no other test touches (the session's chain is shared), which anvil lets the test send
+    from: impersonated, with gas money."""
+    address = Account.create().address
+    provider: Any = chain_client().w3.provider
+    provider.make_request("anvil_impersonateAccount", [address])
+    provider.make_request("anvil_setBalance", [address, hex(10**18)])
+    return address
+
+
+def transfer_from(sender: str, to: str, amount: int) -> dict[str, object]:
+    """A plain ERC-20 transfer sent by an unlocked (or impersonated) anvil account; returns the receipt, raises
+    on revert."""
     from backoffice.chain.selectors import deployment_get
 
     client = chain_client()
     token = client.contract("USDKG", deployment_get().token)
-    tx_hash = token.functions.transfer(to, amount).transact({"from": dev_account(holder_index).address})
+    tx_hash = token.functions.transfer(to, amount).transact({"from": sender})
     return dict(client.w3.eth.wait_for_transaction_receipt(tx_hash))

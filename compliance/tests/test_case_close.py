@@ -16,9 +16,9 @@ from backoffice.journal.services import TransitionRefused
 from backoffice.multisig.models import LIVE_STATES, Confirmation, MultisigTransaction, TxState
 from backoffice.multisig.services import (
     multisig_transaction_broadcast,
-    multisig_transaction_follow,
     safe_tx_of,
 )
+from backoffice.multisig.tests.helpers import follow_settled
 from compliance import services
 from compliance.models import Case, ComplianceProposal
 
@@ -127,7 +127,7 @@ def test_closing_is_refused_while_a_proposal_of_the_case_is_being_sent_and_nothi
 
     assert _snapshot() == before
     # Once the follower settled it, the case closes and there is nothing left to withdraw.
-    assert multisig_transaction_follow(client=client, transaction_id=sent.pk, confirmations=1).state == "executed"
+    assert follow_settled(sent.pk).state == "executed"
     assert _close(proposal.case).state == "closed"
     assert not MultisigTransaction.objects.filter(replaces=sent).exists()
 
@@ -145,7 +145,7 @@ def test_the_api_close_refuses_while_a_proposal_is_being_sent_and_withdraws_a_si
 
     assert response.status_code == 409 and "being sent" in response.json()["detail"], response.content
     assert _snapshot() == before
-    multisig_transaction_follow(client=client, transaction_id=sending.transaction.pk, confirmations=1)
+    assert follow_settled(sending.transaction.pk).state == "executed"
 
     signed = _blacklist_proposed()
     officer_sign(signed.transaction, 1)

@@ -24,7 +24,7 @@ from compliance.selectors import screening_hits
 from issuance.services import InvalidInput
 from issuance.tests.factories import issue_on_chain
 
-from .factories import case_for, execute_here, officer, officer_sign, transfer_from
+from .factories import case_for, execute_here, holder_fresh, officer, officer_sign, transfer_from
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
@@ -61,8 +61,7 @@ def _counts():
 
 def test_blacklist_destroy_and_unblacklist_with_five_signatures_each(chain, gold_backing):
     client, token = chain_client(), deployment_get().token
-    holder_index = 19
-    holder = dev_account(holder_index).address
+    holder = holder_fresh()
     issue_on_chain(amount=5_000_000_000, recipient=holder)  # 5,000 USDKG
     case = case_for(holder)
 
@@ -75,7 +74,7 @@ def test_blacklist_destroy_and_unblacklist_with_five_signatures_each(chain, gold
     assert (entry.expected_blacklisted, entry.on_chain_blacklisted, entry.mismatch) == (True, True, False)
     assert client.token_is_blacklisted(token, holder)
     with pytest.raises(Exception, match="blacklisted"):
-        transfer_from(holder_index, dev_account(17).address, 1)
+        transfer_from(holder, dev_account(17).address, 1)
 
     balance, supply = client.token_balance(token, holder), client.token_total_supply(token)
     with pytest.raises(InvalidInput, match="is not the balance to burn"):
@@ -101,7 +100,7 @@ def test_blacklist_destroy_and_unblacklist_with_five_signatures_each(chain, gold
     assert not client.token_is_blacklisted(token, holder)
     FrozenAddress.objects.get(address=holder)
     issue_on_chain(amount=2_000_000, recipient=holder)
-    assert transfer_from(holder_index, dev_account(17).address, 1_000_000)["status"] == 1
+    assert transfer_from(holder, dev_account(17).address, 1_000_000)["status"] == 1
 
 
 def test_four_signatures_never_execute(chain):

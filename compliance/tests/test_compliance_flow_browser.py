@@ -193,7 +193,7 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
         page.screenshot(path=tmp_path / "3-register-blacklisted.png", full_page=True)
         assert client.token_is_blacklisted(token, HOLDER)
         with pytest.raises(Exception, match="blacklisted"):
-            transfer_from(HOLDER_INDEX, OTHER, 1)
+            transfer_from(HOLDER, OTHER, 1)
         assert client.token_balance(token, HOLDER) == AMOUNT
 
         # --- destroy funds: the balance shown is typed to confirm --------------------------------
@@ -244,6 +244,6 @@ def test_officers_blacklist_destroy_and_unblacklist_an_address_in_the_browser(
     # Sending works again once unblacklisted.
     _issue(1_000_000)
     other_before = client.token_balance(token, OTHER)
-    assert transfer_from(HOLDER_INDEX, OTHER, 1)["status"] == 1
+    assert transfer_from(HOLDER, OTHER, 1)["status"] == 1
     assert client.token_balance(token, HOLDER) == 1_000_000 - 1
     assert client.token_balance(token, OTHER) == other_before + 1

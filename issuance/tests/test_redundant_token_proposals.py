@@ -19,10 +19,9 @@ from backoffice.chain.selectors import deployment_get
 from backoffice.multisig.models import MultisigRole, TxState
 from backoffice.multisig.services import (
     multisig_transaction_broadcast,
-    multisig_transaction_follow,
     multisig_transaction_propose,
 )
-from backoffice.multisig.tests.helpers import owners_sign
+from backoffice.multisig.tests.helpers import follow_settled, owners_sign
 from issuance.models import OwnerProposal
 from issuance.services.gold import InvalidInput
 from issuance.services.proposals import proposal_draft, proposal_propose
@@ -42,7 +41,7 @@ def _token_execute(function: str, *args: Any) -> None:
                                       data=client.token_calldata(function, *args), decoded={"function": function},
                                       actor=user("operator"))
     multisig_transaction_broadcast(client=client, transaction_id=owners_sign(tx).pk)
-    settled = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    settled = follow_settled(tx.pk)
     assert settled.state == TxState.EXECUTED, settled.failure_reason
 
 

@@ -17,6 +17,22 @@ def tx_wait(tx_id: int, states: set[str], timeout: float = 60) -> MultisigTransa
         time.sleep(0.1)
 
 
+def follow_settled(tx_id: int, timeout: float = 30) -> MultisigTransaction:
+    """Follow a sent transaction in this process until it is final, as the worker's follower does (or until
+    the timeout; the caller asserts the state). anvil mines a transaction as it arrives, but its receipt can
+    be a moment late, more so on a loaded machine: a single follow right after sending may find none yet."""
+    from backoffice.chain.client import chain_client
+    from backoffice.multisig.models import SENDING_STATES
+    from backoffice.multisig.services import multisig_transaction_follow
+
+    deadline = time.monotonic() + timeout
+    while True:
+        tx = multisig_transaction_follow(client=chain_client(), transaction_id=tx_id, confirmations=1)
+        if tx.state not in SENDING_STATES or time.monotonic() > deadline:
+            return tx
+        time.sleep(0.05)
+
+
 def owner_signature(tx: MultisigTransaction, owner_number: int) -> bytes:
     """Owner N's EIP-712 signature over `tx`, made from the typed data a wallet is served."""
     from eth_account import Account
@@ -104,7 +120,6 @@ def _consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> Multi
         confirmation_add,
         multisig_transaction_after_execution,
         multisig_transaction_broadcast,
-        multisig_transaction_follow,
     )
 
     client, users = chain_client(), get_user_model().objects
@@ -120,7 +135,7 @@ def _consent_and_execute(tx: MultisigTransaction, usernames: list[str]) -> Multi
             confirmation_add(client=client, transaction_id=tx.pk, actor=users.get(username=username),
                              signature=bytes(Account.sign_typed_data(key, full_message=typed).signature))
         multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
-        multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+        follow_settled(tx.pk)
     else:
         for username in usernames:
             call = approval_call_prepare(client=client, transaction_id=tx.pk, actor=users.get(username=username))

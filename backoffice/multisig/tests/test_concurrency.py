@@ -17,7 +17,7 @@ from backoffice.multisig.services import (
     _broadcast_prepare,
     confirmation_add,
 )
-from backoffice.multisig.tests.helpers import issue_propose, owner_signature, tx_wait
+from backoffice.multisig.tests.helpers import follow_settled, issue_propose, owner_signature, tx_wait
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 RECIPIENT = dev_account(18).address
@@ -67,7 +67,7 @@ def test_seven_owners_confirming_at_once_produce_exactly_one_broadcast(chain, go
 
 def test_two_broadcasters_racing_on_one_transaction_send_it_once(chain, gold_backing):
     """No worker here: two broadcasters (threads) take the same approved row at the same moment."""
-    from backoffice.multisig.services import multisig_transaction_broadcast, multisig_transaction_follow
+    from backoffice.multisig.services import multisig_transaction_broadcast
 
     client, token = chain_client(), deployment_get().token
     supply, relayer_nonce = client.token_total_supply(token), client.account_nonce(relayer_account().address)
@@ -92,7 +92,7 @@ def test_two_broadcasters_racing_on_one_transaction_send_it_once(chain, gold_bac
     for t in threads:
         t.join()
     assert errors == []
-    done = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    done = follow_settled(tx.pk)
     assert done.state == TxState.EXECUTED, done.failure_reason
     assert client.account_nonce(relayer_account().address) == relayer_nonce + 1
     assert client.token_total_supply(token) == supply + 4_000_000
@@ -101,7 +101,7 @@ def test_two_broadcasters_racing_on_one_transaction_send_it_once(chain, gold_bac
 def test_a_stale_broadcaster_never_marks_an_executed_transaction_failed(chain, gold_backing):
     """A redelivered task holding an old view (approved) arrives after the transaction executed: the
     multisig nonce has moved, yet the row must stay executed."""
-    from backoffice.multisig.services import multisig_transaction_broadcast, multisig_transaction_follow
+    from backoffice.multisig.services import multisig_transaction_broadcast
 
     client = chain_client()
     tx = _propose(5_000_000)
@@ -111,7 +111,7 @@ def test_a_stale_broadcaster_never_marks_an_executed_transaction_failed(chain, g
     stale = MultisigTransaction.objects.get(pk=tx.pk)
     assert stale.state == TxState.APPROVED
     multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
-    assert multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1).state == TxState.EXECUTED
+    assert follow_settled(tx.pk).state == TxState.EXECUTED
 
     after = _broadcast_prepare(client=client, tx=stale)
     assert after.state == TxState.EXECUTED and after.failure_reason == ""

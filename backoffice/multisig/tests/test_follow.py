@@ -13,7 +13,7 @@ from backoffice.multisig.services import (
     multisig_transaction_follow,
     multisig_transaction_reorg_check,
 )
-from backoffice.multisig.tests.helpers import issue_propose, owners_sign
+from backoffice.multisig.tests.helpers import follow_settled, issue_propose, owners_sign
 
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 RECIPIENT = dev_account(17).address
@@ -64,7 +64,7 @@ def test_a_receipt_lost_to_a_reorg_is_followed_again_and_lands_once(chain, gold_
     tx = _approved_issue(13_000_000)
     snapshot = _rpc("evm_snapshot")
     multisig_transaction_broadcast(client=client, transaction_id=tx.pk)
-    first = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+    first = follow_settled(tx.pk)
     assert first.state == TxState.EXECUTED
     assert _rpc("evm_revert", snapshot) is True  # the block holding the receipt is gone
     _rpc("evm_mine")  # a different block now stands at that height
@@ -99,7 +99,7 @@ def test_stored_bytes_the_node_refuses_are_replaced_by_the_follower(chain, gold_
         replaced = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
         assert replaced.previous_tx_hashes == [stored.relayer_tx_hash]
         assert replaced.relayer_nonce == stored.relayer_nonce
-        done = multisig_transaction_follow(client=client, transaction_id=tx.pk, confirmations=1)
+        done = follow_settled(tx.pk)
     finally:
         _rpc("anvil_setNextBlockBaseFeePerGas", hex(10**9))
     assert done.state == TxState.EXECUTED, done.failure_reason
