@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from backoffice.core.bench import Row, bench_rows, count_row, interleaved, peak_growth, time_row
 from backoffice.core.bench.environment import BenchEnv, queue_private
 
-from . import services
+from . import bench_follow, bench_served, services  # noqa: F401 - their rows register on import
 from .models import Bar, BarListImport, Deposit, ImportKind, ImportState, Vault
 from .models.bars import fine_weight_compute
 

@@ -46,8 +46,11 @@ def tokens(chain: Any) -> Iterator[dict[str, str]]:
     from django.db import close_old_connections
 
     from backoffice.accounts.tokens import api_token_create
+    from backoffice.chain.client import chain_client
+    from issuance.public.services import reserve_publish
 
     call_command("chain_index", "--until-head")  # the reconciliation needs an indexed block
+    reserve_publish(client=chain_client())  # what the worker does: the public reserve is served from it
     users = get_user_model().objects
     # The WSGI handler closes the connection after each request, and with it the test's transaction;
     # Django's test client keeps it open the same way.

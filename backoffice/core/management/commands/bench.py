@@ -21,24 +21,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
-from backoffice.core.bench import Row, RowsFunction, bench_groups, bench_rows, table_print, table_write_json
+from backoffice.core.bench import Row, RowsFunction, bench_groups, table_print, table_write_json
 from backoffice.core.bench.environment import BenchUnavailable, bench_environment
 
 GROUPS = ("local", "served", "follow")
 
 
 def _groups_load() -> dict[str, list[RowsFunction]]:
-    """The local rows (this kernel's, and those the apps register from their own `bench` modules), and the
-    served and follow rows when their modules are there (each module's `rows(env)`)."""
+    """The local rows (this kernel's) and those the apps register from their own `bench` modules (issuance's
+    served and follow rows among them: they seed proposals, which the kernel may not import)."""
     import_module("backoffice.core.bench.local")
-    for group in ("served", "follow"):
-        try:
-            module = import_module(f"backoffice.core.bench.{group}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"backoffice.core.bench.{group}":
-                raise
-            continue
-        bench_rows(group)(module.rows)
     return bench_groups()
 
 

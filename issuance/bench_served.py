@@ -35,13 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import Row, process_stop, rate_row
+from backoffice.core.bench import Row, bench_rows, process_stop, rate_row
 
 if TYPE_CHECKING:
     # Not at run time: the load process imports this module without Django's settings.
-    from .environment import BenchEnv
+    from backoffice.core.bench.environment import BenchEnv
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 FLOOR_PATH = "/healthz"
 RESERVE_API_PATH = "/api/reserve/"
@@ -62,6 +62,7 @@ CONCURRENCY = 12
 TARGETS = {RESERVE_API_PATH: 0.30, RESERVE_PAGE_PATH: 0.10, PROPOSALS_PATH: 0.05}
 
 
+@bench_rows("served")
 def rows(env: BenchEnv, *, rounds: int | None = None, seconds: float | None = None,
          concurrency: int = CONCURRENCY) -> list[Row]:
     """The three rows, each against the same trivial view's median req/s (a quick run: one short round)."""
@@ -167,7 +168,7 @@ def _proposal_executed() -> None:
         multisig_transaction_follow,
     )
 
-    from .follow import issue_proposed, offchain_multisig_require, owner_sign
+    from .bench_follow import issue_proposed, offchain_multisig_require, owner_sign
 
     client = chain_client()
     tx = issue_proposed()
@@ -189,7 +190,7 @@ def _messages_discarded() -> Iterator[None]:
     process has already done their work, and no worker should find them later."""
     from backoffice.celery import app
 
-    from .follow import queue_delete
+    from .bench_follow import queue_delete
 
     queue, before = f"bench-discard-{uuid.uuid4().hex[:8]}", app.conf.task_default_queue
     app.conf.task_default_queue = queue
@@ -321,7 +322,7 @@ def load_process(env: BenchEnv) -> Iterator[LoadProcess]:
     """The load generator in a process of its own (its own interpreter, so its work never shares this
     process's GIL), kept for every round."""
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed code
-        [sys.executable, "-c", "from backoffice.core.bench.served import load_serve; load_serve()"],
+        [sys.executable, "-c", "from issuance.bench_served import load_serve; load_serve()"],
         cwd=ROOT, env=dict(env.env), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     try:

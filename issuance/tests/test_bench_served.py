@@ -1,4 +1,4 @@
-"""The served rows' machinery (backoffice/core/bench/served.py): gunicorn as production runs it and the load
+"""The served rows' machinery (issuance/bench_served.py): gunicorn as production runs it and the load
 from another process, which counts only 200s. No timing is asserted: speed lives in `make bench`."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db import connection
 
 from backoffice.chain.devkeys import RELAYER_INDEX, dev_account
-from backoffice.core.bench import served
 from backoffice.core.bench.environment import BenchEnv
+from issuance import bench_served as served
 
 
 def _bench_env(tmp_path: Path) -> BenchEnv:

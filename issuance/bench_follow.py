@@ -32,17 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import Row, process_stop, time_row
+from backoffice.core.bench import Row, bench_rows, process_stop, time_row
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
     from eth_account.signers.local import LocalAccount
 
+    from backoffice.core.bench.environment import BenchEnv
     from backoffice.multisig.models import MultisigTransaction
 
-    from .environment import BenchEnv
-
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 PROPOSALS = 20
 POLL_SECONDS = 0.010
 TIMEOUT_SECONDS = 60.0
@@ -72,6 +71,7 @@ class FloorTiming:
     send_to_receipt: float
 
 
+@bench_rows("follow")
 def rows(env: BenchEnv, *, proposals: int | None = None) -> list[Row]:
     """The row: p50 of the product against p50 of the floor (target: within 2x), p95s in the note."""
     proposals = proposals or env.size(PROPOSALS, 3)
