@@ -31,10 +31,12 @@ from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import URI
 from eth_utils import to_checksum_address
 from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from web3 import HTTPProvider, Web3
 from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
+from web3._utils.http_session_manager import HTTPSessionManager
 from web3._utils.validation import validate_rpc_response_and_raise_if_error
 from web3.contract import Contract
 from web3.exceptions import (
@@ -136,12 +138,37 @@ class RequestCount:
     methods: list[str] = field(default_factory=list)
 
 
+class _SessionPerThread(HTTPSessionManager):
+    """One requests session per thread, whose environment settings (proxy, CA bundle) are read once.
+
+    requests reads the proxy variables and looks for ~/.netrc again on every request (a scan of the
+    whole environment and a stat each time); the node's URL does not change, so its proxy is resolved
+    once, honouring NO_PROXY. A node's credentials belong in its URL or headers, never in ~/.netrc."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._local = threading.local()
+
+    def cache_and_return_session(self, endpoint_uri: URI, session: requests.Session | None = None,
+                                 request_timeout: float | None = None) -> requests.Session:
+        cached: requests.Session | None = getattr(self._local, "session", None)
+        if cached is None:
+            cached = self._local.session = session or requests.Session()
+            cached.trust_env = False
+            cached.proxies = requests.utils.get_environ_proxies(str(endpoint_uri))
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                cached.verify = bundle
+        return cached
+
+
 class _CountingHTTPProvider(HTTPProvider):
     """web3's HTTP provider that counts what it sends: a running total, and the methods for whoever
     is measuring at the moment (`ChainClient.request_count()`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._request_session_manager = _SessionPerThread()
         self.total = RequestCount()
         self.meters: list[RequestCount] = []
         self._count_lock = threading.Lock()
