@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import queue
+import re
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import closing
@@ -13,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from .models import AnchorState, JournalAnchor, JournalEntry, JournalHead, JournalReference
-from .services import GENESIS_HASH, HASHED_FIELDS, journal_content_hash, journal_values_content
+from .services import CANONICAL_JSON, GENESIS_HASH, HASHED_FIELDS, journal_values_content
 
 
 @dataclass(frozen=True)
@@ -28,24 +30,48 @@ class JournalCheck:
 
 
 # `created_at` as the text datetime.isoformat() gives for the UTC datetimes the ORM returns (microseconds
-# only when not zero, offset "+00:00"), made by the server: parsing a timestamptz into a datetime and
-# formatting it again would cost the verifier half as much as hashing the entry.
+# only when not zero, offset "+00:00"), made by the server.
 _CREATED_AT_ISO = ("replace(to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
                    "'.000000+', '+')")
 _VERIFY_CHUNK = 2000
 _VERIFY_QUEUE = 2  # chunks read ahead: memory stays flat
+_KEY = re.compile(r"[a-z_]+")
 
 
-def _hashed_contents_sql() -> str:
-    """(HASHED_FIELDS..., entry_hash) of every entry in order, each column as the content takes it:
-    `created_at` as above, `origin_ip` as inet's own text (abbrev(): as the ORM reads it, no "/32" that a
-    cast to text would add), `data` as jsonb text (decoded a chunk at a time)."""
+def _column_as_json(name: str) -> str:
+    """SQL for one hashed column as canonical JSON text: what CANONICAL_JSON makes of the value the ORM
+    reads. PostgreSQL's to_json escapes a string exactly as Python's json does without ensure_ascii (the
+    two-character escapes for \\b \\f \\n \\r \\t \\" \\\\, \\u00xx for the other control characters,
+    everything else as is); the tests hold the two to it with every kind of character."""
+    column = connection.ops.quote_name(name)
+    if name in ("seq", "actor_id"):
+        return f"coalesce({column}::text, 'null')"
+    # origin_ip as inet's own text (abbrev(): as the ORM reads it, without the "/32" a cast to text adds).
+    text = {"created_at": _CREATED_AT_ISO.format(column), "origin_ip": f"abbrev({column})"}.get(name, column)
+    return f"coalesce(to_json({text})::text, 'null')"
+
+
+def _canonical_parts(names: list[str], opening: str, closing: str) -> str:
+    """SQL concatenating `"name":value` pairs of these columns, between `opening` and `closing` text."""
+    pieces: list[str] = []
+    for n, name in enumerate(names):
+        if not _KEY.fullmatch(name):
+            raise ValueError(f"{name!r} cannot be written as a JSON key without escaping")
+        pieces += [f"'{opening if n == 0 else ','}\"{name}\":'", _column_as_json(name)]
+    return " || ".join([*pieces, f"'{closing}'"])
+
+
+def _canonical_entries_sql() -> str:
+    """(seq, prev_hash, entry_hash, the canonical JSON before `data`, data as jsonb text, the canonical JSON
+    after it) of every entry in order. The server writes the canonical text of every column but `data`,
+    whose canonical form (keys sorted as Python sorts them) only Python gives."""
     quote = connection.ops.quote_name
-    special = {"created_at": _CREATED_AT_ISO.format(quote("created_at")),
-               "origin_ip": f"abbrev({quote('origin_ip')})",
-               "data": f"{quote('data')}::text"}
-    columns = ", ".join(special.get(name, quote(name)) for name in (*HASHED_FIELDS, "entry_hash"))
-    return f"SELECT {columns} FROM {quote(JournalEntry._meta.db_table)} ORDER BY {quote('seq')}"  # noqa: S608
+    keys = sorted(HASHED_FIELDS)
+    cut = keys.index("data")
+    before = _canonical_parts(keys[:cut], "{", ',\"data\":')
+    after = _canonical_parts(keys[cut + 1:], ",", "}")
+    return (f"SELECT {quote('seq')}, {quote('prev_hash')}, {quote('entry_hash')}, {before}, {quote('data')}::text, "  # noqa: S608
+            f"{after} FROM {quote(JournalEntry._meta.db_table)} ORDER BY {quote('seq')}")
 
 
 def _chunks_read(pg_connection: Any, sql: str, chunks: queue.Queue[Any], stop: threading.Event) -> None:
@@ -64,26 +90,27 @@ def _chunks_read(pg_connection: Any, sql: str, chunks: queue.Queue[Any], stop: t
         chunks.put(None)
 
 
-def _hashed_contents() -> Generator[tuple[dict[str, Any], str], None, None]:
-    """(the content the hash covers, entry_hash) of every entry in order, equal to journal_entry_content of
-    the entry as the ORM loads it.
+def _canonical_entries() -> Generator[tuple[int, str, str, str], None, None]:
+    """(seq, prev_hash, the canonical JSON the hash covers, entry_hash) of every entry in order; the text
+    equals CANONICAL_JSON.encode(journal_entry_content(entry)) of the entry as the ORM loads it.
 
     On PostgreSQL from a server-side cursor (flat memory) read by a thread of its own on this connection's
-    psycopg connection, ahead of the hashing; each column arrives as text ready for the content, and a
-    chunk's `data` is decoded in one json.loads. Model objects, the ORM's per-row conversions, or a
-    json.loads per entry would each cost about as much as hashing the entry. Elsewhere (the SQLite demo's
-    small journal) through the ORM."""
+    psycopg connection, ahead of the hashing. The server builds the canonical text of the plain columns (on
+    its own CPU, while this process hashes), and a chunk's `data` is decoded in one json.loads: model
+    objects, the ORM's per-row conversions, or a dict and its encoding per entry would each cost about as
+    much as hashing the entry. Elsewhere (the SQLite demo's small journal) through the ORM."""
+    encode = CANONICAL_JSON.encode
     if connection.vendor != "postgresql":
         rows = JournalEntry.objects.order_by("seq").values_list(*HASHED_FIELDS, "entry_hash")
+        seq_at, prev_at = HASHED_FIELDS.index("seq"), HASHED_FIELDS.index("prev_hash")
         for *values, entry_hash in rows.iterator(chunk_size=_VERIFY_CHUNK):
-            yield journal_values_content(values), entry_hash
+            yield values[seq_at], values[prev_at], encode(journal_values_content(values)), entry_hash
         return
-    data_at = HASHED_FIELDS.index("data")
     with transaction.atomic():  # a server-side cursor lives in a transaction
         connection.ensure_connection()
         chunks: queue.Queue[Any] = queue.Queue(maxsize=_VERIFY_QUEUE)
         stop = threading.Event()
-        reader = threading.Thread(target=_chunks_read, args=(connection.connection, _hashed_contents_sql(),
+        reader = threading.Thread(target=_chunks_read, args=(connection.connection, _canonical_entries_sql(),
                                                              chunks, stop), name="journal-verify-read", daemon=True)
         reader.start()
         done = False
@@ -91,17 +118,9 @@ def _hashed_contents() -> Generator[tuple[dict[str, Any], str], None, None]:
             while (rows := chunks.get()) is not None:
                 if isinstance(rows, BaseException):
                     raise rows
-                datas = json.loads("[" + ",".join([row[data_at] for row in rows]) + "]")
-                # A dict display: twice as fast as dict(zip(HASHED_FIELDS, row)), a sizeable part of the
-                # verifier's own cost (tests check it against journal_entry_content).
-                for (seq, created_at, actor_id, actor_username, action, object_type, object_id, state_before,
-                     state_after, reason, origin_ip, origin_agent, _, prev_hash, entry_hash), data in zip(
-                        rows, datas, strict=True):
-                    yield {"seq": seq, "created_at": created_at, "actor_id": actor_id,
-                           "actor_username": actor_username, "action": action, "object_type": object_type,
-                           "object_id": object_id, "state_before": state_before, "state_after": state_after,
-                           "reason": reason, "origin_ip": origin_ip, "origin_agent": origin_agent, "data": data,
-                           "prev_hash": prev_hash}, entry_hash
+                datas = json.loads("[" + ",".join([row[4] for row in rows]) + "]")
+                for (seq, prev_hash, entry_hash, before, _, after), data in zip(rows, datas, strict=True):
+                    yield seq, prev_hash, before + encode(data) + after, entry_hash
             done = True
         finally:
             # The verifier stopped early (or failed): let the thread finish with the connection before the
@@ -115,14 +134,14 @@ def _hashed_contents() -> Generator[tuple[dict[str, Any], str], None, None]:
 def journal_verify() -> JournalCheck:
     """Walk the chain in order; report the first entry whose number, link or hash does not hold."""
     expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
-    with closing(_hashed_contents()) as contents:
-        for content, entry_hash in contents:
-            seq = content["seq"]
+    sha256 = hashlib.sha256
+    with closing(_canonical_entries()) as entries:
+        for seq, linked_to, canonical, entry_hash in entries:
             if seq != expected_seq:
                 return JournalCheck(count, expected_seq, f"entry #{expected_seq} is missing (next is #{seq})")
-            if content["prev_hash"] != prev_hash:
+            if linked_to != prev_hash:
                 return JournalCheck(count, seq, f"entry #{seq} does not link to the previous entry's hash")
-            if journal_content_hash(content) != entry_hash:
+            if sha256(canonical.encode()).hexdigest() != entry_hash:
                 return JournalCheck(count, seq, f"entry #{seq} content does not match its hash")
             prev_hash, expected_seq, count = entry_hash, expected_seq + 1, count + 1
     head = JournalHead.objects.filter(id=1).first()
