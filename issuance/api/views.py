@@ -9,12 +9,14 @@ any of them.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import IO, Any, cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, DecimalField, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from drf_spectacular.types import OpenApiTypes
@@ -38,6 +40,7 @@ from .permissions import NamedAuditorConducts
 
 logger = logging.getLogger(__name__)
 
+_BODY_CHUNK = 64 * 1024
 CSV_UPLOAD = {"multipart/form-data": s.BarListUploadSerializer, "text/csv": OpenApiTypes.BINARY}
 
 
@@ -48,12 +51,19 @@ class CSVBodyParser(BaseParser):
 
     def parse(
         self, stream: IO[Any], media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
-    ) -> DataAndFiles[dict[str, Any], dict[str, SimpleUploadedFile]]:
-        # The same limit as a multipart upload, applied before more than that is read into memory.
-        content = stream.read(BAR_LIST.max_bytes + 1)
-        if len(content) > BAR_LIST.max_bytes:
-            raise ParseError(upload_refusal(SimpleUploadedFile("body.csv", content), BAR_LIST))
-        return DataAndFiles({}, {"file": SimpleUploadedFile("body.csv", content, content_type="text/csv")})
+    ) -> DataAndFiles[dict[str, Any], dict[str, UploadedFile]]:
+        # Spooled as a multipart upload would be: in memory up to FILE_UPLOAD_MAX_MEMORY_SIZE, then in a
+        # temporary file, so a long list is never in memory whole; refused as soon as it passes the limit.
+        spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
+        size = 0
+        while chunk := stream.read(_BODY_CHUNK):
+            size += len(chunk)
+            if size > BAR_LIST.max_bytes:
+                spool.close()
+                raise ParseError(upload_refusal(UploadedFile(name="body.csv", size=size), BAR_LIST))
+            spool.write(chunk)
+        spool.seek(0)
+        return DataAndFiles({}, {"file": UploadedFile(spool, name="body.csv", content_type="text/csv", size=size)})
 
 
 class BarListViewSet(ServiceViewSet):
@@ -132,7 +142,7 @@ class DepositViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BarListVi
     def bars_import(self, request: Request, pk: str | None = None) -> Response:
         deposit = self.get_object()
         upload = self.parsed(s.BarListUploadSerializer, request)["file"]
-        services.deposit_bars_import(deposit_id=deposit.pk, content=upload.read(), actor=_actor(request))
+        services.deposit_bars_import(deposit_id=deposit.pk, content=upload, actor=_actor(request))
         return self.presented(deposit.pk)
 
     @extend_schema(summary="Confirm the bars are in the vault, with the signed receipt (custodian)",
@@ -223,7 +233,7 @@ class AuditViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BarListView
     def counts(self, request: Request, pk: str | None = None) -> Response:
         audit = self.get_object()
         upload = self.parsed(s.BarListUploadSerializer, request)["file"]
-        services.audit_counts_import(audit_id=audit.pk, content=upload.read(), actor=_actor(request))
+        services.audit_counts_import(audit_id=audit.pk, content=upload, actor=_actor(request))
         return self.presented(audit.pk)
 
     @extend_schema(summary="Submit the report; the count is compared with the books (the named auditor)",

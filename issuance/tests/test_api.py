@@ -432,6 +432,35 @@ def test_a_bar_list_with_bad_rows_is_refused_whole_with_every_row_error(
     assert everything(media) == before and not Bar.objects.exists()
 
 
+def test_a_csv_body_past_the_in_memory_size_is_spooled_to_disk_and_imported_whole(
+    world: World, client: APIClient, media: Path, settings: Any
+) -> None:
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 4096  # the body below goes to a temporary file, as a long list would
+    deposit = world.deposit(bars=False)
+    content = bar_csv([f"SPOOL-{n:05d}" for n in range(500)])
+    assert len(content) > 4 * settings.FILE_UPLOAD_MAX_MEMORY_SIZE
+    client.force_authenticate(world["operator"])
+    response = client.post(f"/api/deposits/{deposit.pk}/bars/", content, content_type="text/csv")
+    assert response.status_code == 200, response.content
+    assert Bar.objects.filter(deposit=deposit).count() == 500
+    assert Bar.objects.filter(deposit=deposit, serial="SPOOL-00499").exists()
+
+
+def test_a_csv_body_over_the_limit_is_refused_and_changes_nothing(
+    world: World, client: APIClient, media: Path, settings: Any
+) -> None:
+    settings.UPLOAD_MAX_BYTES = {**settings.UPLOAD_MAX_BYTES, "bar_list": 10_000}
+    deposit = world.deposit(bars=False)
+    client.force_authenticate(world["operator"])
+    before, entries = everything(media), JournalEntry.objects.count()
+    response = client.post(f"/api/deposits/{deposit.pk}/bars/", bar_csv([f"BIG-{n:05d}" for n in range(500)]),
+                           content_type="text/csv")
+    assert response.status_code == 400
+    assert "at most 9.8 KiB is accepted" in response.json()["detail"], response.json()
+    assert not Bar.objects.filter(deposit=deposit).exists()
+    assert everything(media) == before and JournalEntry.objects.count() == entries
+
+
 def test_a_bar_already_recorded_elsewhere_is_refused_by_row(world: World, client: APIClient) -> None:
     world.deposit("DEP-1")
     second = world.deposit("DEP-2", bars=False)
