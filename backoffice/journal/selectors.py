@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
-import re
 import threading
 from collections.abc import Generator, Iterator
 from contextlib import closing
@@ -15,7 +14,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from .models import AnchorState, JournalAnchor, JournalEntry, JournalHead, JournalReference
-from .services import CANONICAL_JSON, GENESIS_HASH, HASHED_FIELDS, journal_values_content
+from .services import CANONICAL_JSON, GENESIS_HASH, HASHED_FIELDS, canonical_sql_parts, journal_values_content
 
 
 @dataclass(frozen=True)
@@ -29,47 +28,16 @@ class JournalCheck:
         return self.broken_seq is None
 
 
-# `created_at` as the text datetime.isoformat() gives for the UTC datetimes the ORM returns (microseconds
-# only when not zero, offset "+00:00"), made by the server.
-_CREATED_AT_ISO = ("replace(to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
-                   "'.000000+', '+')")
 _VERIFY_CHUNK = 2000
 _VERIFY_QUEUE = 2  # chunks read ahead: memory stays flat
-_KEY = re.compile(r"[a-z_]+")
-
-
-def _column_as_json(name: str) -> str:
-    """SQL for one hashed column as canonical JSON text: what CANONICAL_JSON makes of the value the ORM
-    reads. PostgreSQL's to_json escapes a string exactly as Python's json does without ensure_ascii (the
-    two-character escapes for \\b \\f \\n \\r \\t \\" \\\\, \\u00xx for the other control characters,
-    everything else as is); the tests hold the two to it with every kind of character."""
-    column = connection.ops.quote_name(name)
-    if name in ("seq", "actor_id"):
-        return f"coalesce({column}::text, 'null')"
-    # origin_ip as inet's own text (abbrev(): as the ORM reads it, without the "/32" a cast to text adds).
-    text = {"created_at": _CREATED_AT_ISO.format(column), "origin_ip": f"abbrev({column})"}.get(name, column)
-    return f"coalesce(to_json({text})::text, 'null')"
-
-
-def _canonical_parts(names: list[str], opening: str, closing: str) -> str:
-    """SQL concatenating `"name":value` pairs of these columns, between `opening` and `closing` text."""
-    pieces: list[str] = []
-    for n, name in enumerate(names):
-        if not _KEY.fullmatch(name):
-            raise ValueError(f"{name!r} cannot be written as a JSON key without escaping")
-        pieces += [f"'{opening if n == 0 else ','}\"{name}\":'", _column_as_json(name)]
-    return " || ".join([*pieces, f"'{closing}'"])
 
 
 def _canonical_entries_sql() -> str:
     """(seq, prev_hash, entry_hash, the canonical JSON before `data`, data as jsonb text, the canonical JSON
-    after it) of every entry in order. The server writes the canonical text of every column but `data`,
-    whose canonical form (keys sorted as Python sorts them) only Python gives."""
+    after it) of every entry in order: the server writes the canonical text of every column but `data`, as
+    the journal's writer does when it hashes an entry."""
     quote = connection.ops.quote_name
-    keys = sorted(HASHED_FIELDS)
-    cut = keys.index("data")
-    before = _canonical_parts(keys[:cut], "{", ',\"data\":')
-    after = _canonical_parts(keys[cut + 1:], ",", "}")
+    before, after = canonical_sql_parts(quote)
     return (f"SELECT {quote('seq')}, {quote('prev_hash')}, {quote('entry_hash')}, {before}, {quote('data')}::text, "  # noqa: S608
             f"{after} FROM {quote(JournalEntry._meta.db_table)} ORDER BY {quote('seq')}")
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -16,6 +16,8 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 from django_fsm import FSMFieldMixin, can_proceed, has_transition_perm
+
+from backoffice.core.sql import sql_prepared_fetchone
 
 from .context import Origin, current_origin
 from .models import JournalEntry, JournalHead, JournalReference
@@ -104,49 +106,106 @@ def _ip_stored(ip: str | None) -> str | None:
     return ip
 
 
-def _head_locked() -> tuple[int, str]:
-    """The head's last seq and hash, its row locked until the caller's transaction ends (the row is
-    created on the first entry ever). Plain SQL: every state change of the product comes through here."""
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT last_seq, last_hash FROM journal_journalhead WHERE id = 1{lock}")  # noqa: S608
-        row = cursor.fetchone()
-    if row is None:
-        head, _ = JournalHead.objects.select_for_update().get_or_create(
-            id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH})
-        return head.last_seq, head.last_hash
-    return row[0], row[1]
+# `created_at` as the text datetime.isoformat() gives for the UTC datetimes the ORM returns (microseconds
+# only when not zero, offset "+00:00"), written by the server.
+_CREATED_AT_ISO = ("replace(to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
+                   "'.000000+', '+')")
+_KEY = re.compile(r"[a-z_]+")
 
 
-# The entry, its references and the head's move in one statement (one round trip instead of three: every
-# state change of the product pays for it). The head is already locked by this transaction.
-_ENTRY_WRITE_SQL = """
-WITH entry AS (
-    INSERT INTO journal_journalentry (seq, created_at, actor_id, actor_username, action, object_type, object_id,
-                                      state_before, state_after, reason, origin_ip, origin_agent, data,
-                                      prev_hash, entry_hash)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb, %s, %s)
-    RETURNING id
+def _value_as_json(name: str, column: str) -> str:
+    """SQL for one hashed field as canonical JSON text: what CANONICAL_JSON makes of the value the ORM
+    reads. PostgreSQL's to_json escapes a string exactly as Python's json does without ensure_ascii (the
+    two-character escapes for \\b \\f \\n \\r \\t \\" \\\\, \\u00xx for the other control characters,
+    everything else as is); the tests hold the two to it with every kind of character."""
+    if name in ("seq", "actor_id"):
+        return f"coalesce({column}::text, 'null')"
+    # origin_ip as inet's own text (abbrev(): as the ORM reads it, without the "/32" a cast to text adds).
+    text = {"created_at": _CREATED_AT_ISO.format(column), "origin_ip": f"abbrev({column})"}.get(name, column)
+    return f"coalesce(to_json({text})::text, 'null')"
+
+
+def canonical_sql_parts(column: Callable[[str], str]) -> tuple[str, str]:
+    """PostgreSQL expressions for the canonical JSON of an entry around its `data`: (the text up to and
+    including `"data":`, the text after it), for the fields HASHED_FIELDS names, each read from the SQL
+    `column(name)` gives. `data`'s own canonical text (keys sorted as Python sorts them) only Python makes."""
+    keys = sorted(HASHED_FIELDS)
+    cut = keys.index("data")
+
+    def pairs(names: list[str], opening: str, closing: str) -> str:
+        pieces: list[str] = []
+        for n, name in enumerate(names):
+            if not _KEY.fullmatch(name):
+                raise ValueError(f"{name!r} cannot be written as a JSON key without escaping")
+            pieces += [f"'{opening if n == 0 else ','}\"{name}\":'", _value_as_json(name, column(name))]
+        return " || ".join([*pieces, f"'{closing}'"])
+
+    return pairs(keys[:cut], "{", ',"data":'), pairs(keys[cut + 1:], ",", "}")
+
+
+# The whole append as one statement on PostgreSQL (one round trip where locking the head first, to hash in
+# Python, took two: every state change of the product pays for it): lock the head, number and link the
+# entry, hash its canonical JSON (data's canonical text comes from Python), insert it with its
+# references, move the head. Under READ COMMITTED a writer that waited for the head's lock reads the
+# head as the other writer committed it; the unique seq and prev_hash would refuse a fork regardless.
+_ENTRY_COLUMNS = ("created_at", "actor_id", "actor_username", "action", "object_type", "object_id",
+                  "state_before", "state_after", "reason", "origin_ip", "origin_agent", "data")
+_ENTRY_TYPES = ("timestamptz", "integer", "text", "text", "text", "text", "text", "text", "text", "inet", "text",
+                "jsonb")
+
+
+def _entry_write_sql() -> str:
+    before, after = canonical_sql_parts(lambda name: name)
+    values = ", ".join(f"%s::{kind}" for kind in _ENTRY_TYPES)
+    columns = ", ".join(_ENTRY_COLUMNS)
+    return f"""
+WITH head AS (
+    SELECT last_seq + 1 AS seq, last_hash AS prev_hash FROM journal_journalhead WHERE id = 1 FOR UPDATE
+), new AS (
+    SELECT head.seq, head.prev_hash, v.*
+    FROM head, (VALUES ({values}, %s::text)) AS v({columns}, data_canonical)
+), hashed AS (
+    SELECT new.*, encode(sha256(convert_to({before} || data_canonical || {after}, 'UTF8')), 'hex') AS entry_hash
+    FROM new
+), entry AS (
+    INSERT INTO journal_journalentry (seq, prev_hash, entry_hash, {columns})
+    SELECT seq, prev_hash, entry_hash, {columns} FROM hashed
+    RETURNING id, seq, prev_hash, entry_hash
 ), refs AS (
     INSERT INTO journal_journalreference (entry_id, value)
     SELECT entry.id, value FROM entry, unnest(%s::text[]) AS value
-), head AS (
-    UPDATE journal_journalhead SET last_seq = %s, last_hash = %s WHERE id = 1
+), moved AS (
+    UPDATE journal_journalhead SET last_seq = entry.seq, last_hash = entry.entry_hash FROM entry
+    WHERE journal_journalhead.id = 1
 )
-SELECT id FROM entry
-"""
+SELECT id, seq, prev_hash, entry_hash FROM entry
+"""  # noqa: S608 - the names above and HASHED_FIELDS, never input: every value is a parameter
+
+
+_ENTRY_WRITE_SQL = _entry_write_sql()
 
 
 def _entry_write_at_once(entry: JournalEntry, references: list[str]) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(_ENTRY_WRITE_SQL, [
-            entry.seq, entry.created_at, entry.actor_id, entry.actor_username, entry.action, entry.object_type,
-            entry.object_id, entry.state_before, entry.state_after, entry.reason, entry.origin_ip,
-            entry.origin_agent, json.dumps(entry.data), entry.prev_hash, entry.entry_hash,
-            references, entry.seq, entry.entry_hash,
-        ])
-        entry.pk = cursor.fetchone()[0]
+    """Number, link, hash and insert the entry in one statement (PostgreSQL); sets seq, prev_hash,
+    entry_hash and pk on it."""
+    params = [*(getattr(entry, name) for name in _ENTRY_COLUMNS[:-1]), json.dumps(entry.data),
+              CANONICAL_JSON.encode(entry.data), references]
+    row = sql_prepared_fetchone(_ENTRY_WRITE_SQL, params)
+    if row is None:  # the first entry ever: no head yet
+        JournalHead.objects.get_or_create(id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH})
+        row = sql_prepared_fetchone(_ENTRY_WRITE_SQL, params)
+    if row is None:
+        raise RuntimeError("the journal's head row is missing and could not be created")
+    entry.pk, entry.seq, entry.prev_hash, entry.entry_hash = row
     entry._state.adding, entry._state.db = False, connection.alias
+
+
+def _head_locked() -> tuple[int, str]:
+    """The head's last seq and hash, its row locked until the caller's transaction ends (created on the
+    first entry ever); for the SQLite demo, which hashes in Python."""
+    head, _ = JournalHead.objects.select_for_update().get_or_create(
+        id=1, defaults={"last_seq": 0, "last_hash": GENESIS_HASH})
+    return head.last_seq, head.last_hash
 
 
 def journal_record(
@@ -172,9 +231,7 @@ def journal_record(
     # caller's change with it, never be caught and skipped, and the savepoint cost two round trips
     # on every state change.
     with transaction.atomic(savepoint=False):
-        last_seq, last_hash = _head_locked()
         entry = JournalEntry(
-            seq=last_seq + 1,
             created_at=timezone.now(),
             actor=user,
             actor_username=actor_username or (user.get_username() if user else ""),
@@ -186,16 +243,16 @@ def journal_record(
             reason=reason,
             origin_ip=_ip_stored(origin.ip),
             origin_agent=origin.agent,
-            data=data or {},
-            prev_hash=last_hash,
+            # Normalised through JSON now, so the hash covers exactly what the database returns.
+            data=json.loads(json.dumps(data or {})),
         )
-        # Normalise `data` through JSON now, so the hash covers exactly what the database returns.
-        entry.data = json.loads(json.dumps(entry.data))
-        entry.entry_hash = journal_entry_hash(entry)
         references = sorted(journal_references_of(data=entry.data, object_id=entry.object_id))
         if connection.vendor == "postgresql":
             _entry_write_at_once(entry, references)
-        else:  # the SQLite demo: the same rows through the ORM
+        else:  # the SQLite demo: the head locked, the hash in Python, the same rows through the ORM
+            last_seq, last_hash = _head_locked()
+            entry.seq, entry.prev_hash = last_seq + 1, last_hash
+            entry.entry_hash = journal_entry_hash(entry)
             entry.save(force_insert=True)
             JournalReference.objects.bulk_create([JournalReference(entry=entry, value=value) for value in references])
             JournalHead.objects.filter(id=1).update(last_seq=entry.seq, last_hash=entry.entry_hash)

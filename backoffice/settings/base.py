@@ -138,6 +138,9 @@ def database_from_env(*, default: str | environ.NoValue = environ.Env.NOTSET) ->
 
 
 DATABASES = {"default": database_from_env(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# The journal's append is prepared once per connection (backoffice/core/sql.py); turn off when PostgreSQL is
+# reached through a transaction-mode pooler that does not keep prepared statements.
+DATABASE_PREPARE = env.bool("DATABASE_PREPARE", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Shared by every process (web, worker, beat). Not for locks: the file cache's `add` is not atomic, so
 # periodic tasks and follow chains take database leases instead (backoffice.core.leases).

@@ -95,6 +95,76 @@ def test_concurrent_writers_never_fork_the_chain():
     assert journal_verify().ok
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_that_waited_for_the_head_chains_onto_what_the_other_committed():
+    """The append numbers and links the entry in the statement that locks the head: a writer blocked on
+    the lock must see the head as the other writer committed it, not as it was when its statement began."""
+    recorded, release = threading.Event(), threading.Event()
+    first: list[JournalEntry] = []
+    second: list[JournalEntry] = []
+    errors: list[BaseException] = []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                first.append(journal_record(action="test.holder"))
+                recorded.set()
+                release.wait(10)
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+        finally:
+            recorded.set()
+            connection.close()
+
+    def waiter() -> None:
+        try:
+            second.append(journal_record(action="test.waiter"))
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=holder)
+    a.start()
+    assert recorded.wait(10)
+    b = threading.Thread(target=waiter)
+    b.start()
+    b.join(0.5)
+    assert b.is_alive(), "the second writer did not wait for the head's lock"
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert errors == []
+    assert (second[0].seq, second[0].prev_hash) == (first[0].seq + 1, first[0].entry_hash)
+    stored = JournalEntry.objects.get(pk=second[0].pk)
+    assert (stored.seq, stored.prev_hash, stored.entry_hash) == (second[0].seq, second[0].prev_hash,
+                                                                second[0].entry_hash)
+    assert stored.entry_hash == journal_entry_hash(stored)
+    assert journal_verify().ok
+
+
+def _prepared_appends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%INSERT INTO journal_journalentry%"])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="prepared statements are PostgreSQL's")
+def test_the_append_is_prepared_once_per_connection_unless_turned_off(settings):
+    connection.close()
+    settings.DATABASE_PREPARE = False  # as behind a transaction-mode pooler
+    unprepared = journal_record(action="test.unprepared", data={"n": 1})
+    assert _prepared_appends() == 0
+    settings.DATABASE_PREPARE = True
+    first = journal_record(action="test.prepared", data={"n": 2})
+    second = journal_record(action="test.prepared", data={"n": 3})
+    assert _prepared_appends() == 1  # prepared by the first, reused by the second
+    assert [e.seq for e in (unprepared, first, second)] == [unprepared.seq, unprepared.seq + 1, unprepared.seq + 2]
+    assert journal_verify().ok
+
+
 def test_logins_and_failed_logins_are_journalled_with_their_origin(client):
     get_user_model().objects.create_user("alice", password="a-long-password-1", is_staff=True)
     client.post("/admin/login/?next=/admin/", {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
