@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -46,39 +45,18 @@ class AnvilNode:
 
 
 def process_stop(process: subprocess.Popen[bytes], *, timeout: float = 10, group: bool = False) -> None:
-    """Terminate a test's helper process, and kill it (its whole group if `group`) if it lingers. With
-    `group`, also wait for the group's other processes (a Celery worker's pool) to be gone: they hold
-    database connections, and the test database cannot be dropped while one is open."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            if group:
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-            process.wait()
-    if group:
-        deadline = time.monotonic() + timeout
-        while _group_alive(process.pid):
-            if time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                break
-            time.sleep(0.05)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of this group is still running (zombies excepted: they hold nothing)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    """Terminate a test's helper process, and kill it (its whole group if `group`) if it lingers."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+        process.wait()
 
 
 @contextmanager
