@@ -209,8 +209,10 @@ def _signing_lock(transaction_id: int) -> tuple[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT state, threshold FROM multisig_multisigtransaction WHERE id = %s{lock}",  # noqa: S608
                        [transaction_id])
-        state, threshold = cursor.fetchone()
-    return state, threshold
+        row = cursor.fetchone()
+    if row is None:
+        raise MultisigTransaction.DoesNotExist(f"no multisig transaction #{transaction_id}")
+    return row[0], row[1]
 
 
 def _signatures_count(transaction_id: int, signer_pk: int) -> tuple[int, int]:
@@ -223,6 +225,8 @@ def _signatures_count(transaction_id: int, signer_pk: int) -> tuple[int, int]:
 
 
 def _confirmation_insert(confirmation: Confirmation) -> Confirmation:
+    """Store the confirmation (no signal receivers listen to this model; created_at is set by the caller,
+    as auto_now_add would)."""
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO multisig_confirmation (transaction_id, signer_id, owner_address, signature, "
                        "event_id, created_at) VALUES (%s, %s, %s, %s, NULL, %s) RETURNING id",
