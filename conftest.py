@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from backoffice.core.bench import process_stop
 
 ROOT = Path(__file__).resolve().parent
 ANVIL_BIN = ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
@@ -44,21 +45,6 @@ class AnvilNode:
     chain_id: int
 
 
-def process_stop(process: subprocess.Popen[bytes], *, timeout: float = 10, group: bool = False) -> None:
-    """Terminate a test's helper process, and kill it (its whole group if `group`) if it lingers."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        if group:
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.kill()
-        process.wait()
-
-
 @contextmanager
 def anvil_process(log_dir: Path, *, chain_id: int = ANVIL_CHAIN_ID) -> Iterator[AnvilNode]:
     """A real anvil node on a free loopback port (20 unlocked test accounts) until the block ends."""
@@ -83,7 +69,7 @@ def anvil_process(log_dir: Path, *, chain_id: int = ANVIL_CHAIN_ID) -> Iterator[
             time.sleep(0.05)
         yield AnvilNode(url=url, chain_id=chain_id)
     finally:
-        process_stop(process)
+        process_stop(process, timeout=10)
         log.close()
 
 

@@ -265,7 +265,7 @@ def _worker_running(env: BenchEnv) -> Iterator[Worker]:
             yield Worker(name=name, queue=queue, process=process)
         finally:
             app.conf.task_default_queue = before
-            process_stop(process)
+            process_stop(process, group=True)
             queue_delete(queue)
 
 

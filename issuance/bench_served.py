@@ -256,7 +256,7 @@ def gunicorn_running(env: BenchEnv) -> Iterator[tuple[int, int, int]]:
             _wait_ready(process, port, log_path)
             yield port, workers, threads
         finally:
-            process_stop(process)
+            process_stop(process, group=True)
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -330,7 +330,7 @@ def load_process(env: BenchEnv) -> Iterator[LoadProcess]:
     finally:
         if process.stdin:
             process.stdin.close()
-        process_stop(process)
+        process_stop(process, group=True)
         if process.stdout:
             process.stdout.close()
 

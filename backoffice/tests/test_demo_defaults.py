@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from backoffice.chain.devkeys import OWNER_INDEXES, dev_account
-from conftest import ROOT, AnvilNode, _free_port, process_stop
+from backoffice.core.bench import process_stop
+from conftest import ROOT, AnvilNode, _free_port
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +94,7 @@ def demo_server(var_dir: Path, anvil: AnvilNode, *, kind: str = "usdkg") -> Iter
                 time.sleep(0.1)
         yield server
     finally:
-        process_stop(process)
+        process_stop(process, timeout=10)
         log.close()
 
 

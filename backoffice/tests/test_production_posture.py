@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from backoffice.chain.devkeys import OWNER_INDEXES, RELAYER_INDEX, dev_account
-from conftest import ROOT, _free_port, process_stop
+from backoffice.core.bench import process_stop
+from conftest import ROOT, _free_port
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 BIN = ROOT / ".venv" / "bin"

@@ -185,14 +185,18 @@ def bench_groups() -> dict[str, list[RowsFunction]]:
     return {group: list(fns) for group, fns in _GROUPS.items()}
 
 
-def process_stop(process: subprocess.Popen[Any], *, timeout: float = 30) -> None:
-    """Stop a helper process the bench started in a session of its own (gunicorn, a Celery worker): ask,
-    then kill its whole group if it lingers."""
+def process_stop(process: subprocess.Popen[Any], *, timeout: float = 30, group: bool = False) -> None:
+    """Stop a helper process (the bench's gunicorn and Celery worker, the tests' anvil, runserver and worker):
+    ask, then kill it if it lingers, its whole group if `group` (a process started in a session of its own,
+    whose children would outlive it)."""
     if process.poll() is not None:
         return
     process.terminate()
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        if group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
         process.wait()
